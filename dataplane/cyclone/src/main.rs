@@ -1,0 +1,7 @@
+//! The `cyclone` command.
+
+#![forbid(unsafe_code)]
+
+fn main() {
+    println!("cyclone: in progress");
+}

@@ -1,0 +1,349 @@
+//! [`PacketBuf`], the owned view of one frame, and [`Frame`], a frame lent to a device.
+
+use std::fmt;
+use std::ptr::NonNull;
+
+use super::pool::{free_frame, Shared};
+use crate::error::BufError;
+
+/// Offload metadata carried with a buffer between a device and the stack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// RX: the device verified the IPv4 header checksum.
+    pub rx_ip_checksum_ok: bool,
+    /// RX: the device verified the TCP/UDP checksum.
+    pub rx_l4_checksum_ok: bool,
+    /// TX: the device is asked to fill the IPv4 header checksum.
+    pub tx_ip_checksum: bool,
+    /// TX: the device is asked to fill the TCP/UDP checksum.
+    pub tx_l4_checksum: bool,
+}
+
+/// An owned packet buffer: one frame of a [`Pool`](crate::Pool), with a data window inside it.
+///
+/// The window starts after some headroom (room to [`prepend`](PacketBuf::prepend) headers
+/// without copying) and may grow into the tailroom with [`append`](PacketBuf::append). Dropping
+/// the buffer returns the frame to its pool.
+pub struct PacketBuf {
+    shared: NonNull<Shared>,
+    index: u32,
+    start: u32,
+    len: u32,
+    /// Offload flags; see [`Offload`].
+    pub offload: Offload,
+}
+
+// SAFETY: a `PacketBuf` owns its frame exclusively (see `raw/mod.rs`) and the pool it points to
+// is thread-safe, so moving the buffer to another thread moves sole access with it.
+unsafe impl Send for PacketBuf {}
+// SAFETY: `&PacketBuf` only reads the frame's bytes; writing needs `&mut PacketBuf`.
+unsafe impl Sync for PacketBuf {}
+
+// A buffer handle stays small: it travels through every burst by value.
+const _: () = assert!(std::mem::size_of::<PacketBuf>() <= 24);
+
+impl PacketBuf {
+    /// Wraps frame `index`, which the caller hands over, with the pool's headroom and no data.
+    pub(crate) fn new(shared: NonNull<Shared>, index: u32) -> PacketBuf {
+        // SAFETY: the caller owns the frame, hence a reference that keeps the pool alive.
+        let headroom = unsafe { shared.as_ref() }.headroom;
+        PacketBuf {
+            shared,
+            index,
+            start: headroom,
+            len: 0,
+            offload: Offload::default(),
+        }
+    }
+
+    fn pool(&self) -> &Shared {
+        // SAFETY: this buffer owns a frame and so a reference: the pool is alive.
+        unsafe { self.shared.as_ref() }
+    }
+
+    fn frame_ptr(&self) -> *mut u8 {
+        let pool = self.pool();
+        let offset = (self.index as usize) << pool.frame_shift;
+        // SAFETY: `index < frames`, so `offset + frame_size <= region.len()`: in bounds.
+        unsafe { pool.region.base().as_ptr().add(offset) }
+    }
+
+    fn data_ptr(&self) -> *mut u8 {
+        // SAFETY: `start <= frame_size` is kept by every method: still inside the frame.
+        unsafe { self.frame_ptr().add(self.start as usize) }
+    }
+
+    /// The data bytes.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: `start + len <= frame_size` is kept by every method, the frame is in the
+        // region, and this buffer is its only owner, so nobody writes it while `&self` lives.
+        unsafe { std::slice::from_raw_parts(self.data_ptr(), self.len as usize) }
+    }
+
+    /// The data bytes, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `data`; `&mut self` makes this the only view of the frame.
+        unsafe { std::slice::from_raw_parts_mut(self.data_ptr(), self.len as usize) }
+    }
+
+    /// The whole frame, headroom and tailroom included, writable. For devices that write
+    /// wherever they like in a frame.
+    fn frame_mut(&mut self) -> &mut [u8] {
+        let size = self.pool().frame_size as usize;
+        // SAFETY: the frame spans `frame_size` bytes of the region and is owned by `&mut self`.
+        unsafe { std::slice::from_raw_parts_mut(self.frame_ptr(), size) }
+    }
+
+    /// Data length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the buffer holds no data.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Free bytes in front of the data.
+    #[inline]
+    pub fn headroom(&self) -> usize {
+        self.start as usize
+    }
+
+    /// Free bytes after the data.
+    #[inline]
+    pub fn tailroom(&self) -> usize {
+        (self.pool().frame_size - self.start - self.len) as usize
+    }
+
+    /// Size of the frame: the most data this buffer can hold.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.pool().frame_size as usize
+    }
+
+    /// Grows the data by `n` bytes at the front (into the headroom) and returns them.
+    pub fn prepend(&mut self, n: usize) -> Result<&mut [u8], BufError> {
+        if n > self.headroom() {
+            return Err(BufError::Headroom {
+                need: n,
+                have: self.headroom(),
+            });
+        }
+        self.start -= n as u32;
+        self.len += n as u32;
+        Ok(&mut self.data_mut()[..n])
+    }
+
+    /// Grows the data by `n` bytes at the back (into the tailroom) and returns them. Their
+    /// content is whatever the frame held: write all of it.
+    pub fn append(&mut self, n: usize) -> Result<&mut [u8], BufError> {
+        if n > self.tailroom() {
+            return Err(BufError::Tailroom {
+                need: n,
+                have: self.tailroom(),
+            });
+        }
+        let old = self.len as usize;
+        self.len += n as u32;
+        Ok(&mut self.data_mut()[old..])
+    }
+
+    /// Appends a copy of `bytes`.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> Result<(), BufError> {
+        self.append(bytes.len())?.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Removes `n` bytes from the front of the data (they become headroom).
+    pub fn trim_front(&mut self, n: usize) -> Result<(), BufError> {
+        if n > self.len() {
+            return Err(BufError::TooShort {
+                need: n,
+                have: self.len(),
+            });
+        }
+        self.start += n as u32;
+        self.len -= n as u32;
+        Ok(())
+    }
+
+    /// Shortens the data to `len` bytes; no effect if it is already shorter.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.len = len as u32;
+        }
+    }
+
+    /// Empties the buffer and restores the pool's headroom.
+    pub fn reset(&mut self) {
+        self.start = self.pool().headroom;
+        self.len = 0;
+        self.offload = Offload::default();
+    }
+
+    /// Sets the data window to `offset..offset + len` of the frame; for devices that wrote a
+    /// frame at a place of their choosing. Bytes outside the old window keep their content.
+    pub fn set_window(&mut self, offset: usize, len: usize) -> Result<(), BufError> {
+        let size = self.capacity();
+        if offset > size || len > size - offset {
+            return Err(BufError::Window {
+                offset,
+                len,
+                frame_size: size,
+            });
+        }
+        self.start = offset as u32;
+        self.len = len as u32;
+        Ok(())
+    }
+
+    /// Copies `bytes` into the frame at `offset` and makes them the data window.
+    pub fn write_at(&mut self, offset: usize, bytes: &[u8]) -> Result<(), BufError> {
+        self.set_window(offset, bytes.len())?;
+        self.frame_mut()[offset..offset + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Index of the frame in its pool.
+    #[inline]
+    pub fn frame_index(&self) -> u32 {
+        self.index
+    }
+
+    /// Offset of the first data byte from the start of the pool's region: what a device
+    /// descriptor (an AF_XDP `xdp_desc.addr`, an RDMA SGE offset) names.
+    #[inline]
+    pub fn region_offset(&self) -> u64 {
+        ((self.index as u64) << self.pool().frame_shift) + self.start as u64
+    }
+
+    /// Id of the pool this buffer belongs to.
+    pub fn pool_id(&self) -> u64 {
+        self.pool().id
+    }
+
+    /// Gives the frame away to a device, keeping its data window in the returned [`RawBuf`].
+    /// Take it back with [`PacketBuf::from_raw`]; until then the frame is out of the pool.
+    pub fn into_raw(self) -> RawBuf {
+        let raw = RawBuf {
+            index: self.index,
+            offset: self.start,
+            len: self.len,
+        };
+        std::mem::forget(self);
+        raw
+    }
+
+    /// Takes back a frame given away with [`PacketBuf::into_raw`] or [`Frame::into_index`],
+    /// with the data window `raw` names.
+    ///
+    /// # Safety
+    /// `raw.index` must name a frame of `pool` that the caller owns (given away and not taken
+    /// back since). The window is checked and an error returned (with the frame returned to the
+    /// pool) if it does not fit the frame.
+    pub unsafe fn from_raw(pool: &crate::Pool, raw: RawBuf) -> Result<PacketBuf, BufError> {
+        // SAFETY: the caller guarantees it owns the frame.
+        let frame = unsafe { pool.frame_from_index(raw.index) };
+        frame.into_buf(raw.offset as usize, raw.len as usize)
+    }
+}
+
+impl Drop for PacketBuf {
+    fn drop(&mut self) {
+        // SAFETY: this buffer owns its frame and gives it up exactly once, here.
+        unsafe { free_frame(self.shared, self.index) }
+    }
+}
+
+impl fmt::Debug for PacketBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PacketBuf")
+            .field("pool", &self.pool().id)
+            .field("frame", &self.index)
+            .field("start", &self.start)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// A frame's index and data window while a device holds it (see [`PacketBuf::into_raw`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawBuf {
+    /// Frame index in the pool.
+    pub index: u32,
+    /// Offset of the data in the frame.
+    pub offset: u32,
+    /// Data length.
+    pub len: u32,
+}
+
+/// A frame taken from the pool without a data view, to lend to a device (an AF_XDP fill ring,
+/// an RDMA receive queue). Dropping it returns the frame to the pool.
+pub struct Frame {
+    shared: NonNull<Shared>,
+    index: u32,
+}
+
+// SAFETY: like `PacketBuf`, a `Frame` is sole owner of its frame and the pool is thread-safe.
+unsafe impl Send for Frame {}
+// SAFETY: `&Frame` exposes only the index and addresses, never the bytes.
+unsafe impl Sync for Frame {}
+
+impl Frame {
+    pub(crate) fn new(shared: NonNull<Shared>, index: u32) -> Frame {
+        Frame { shared, index }
+    }
+
+    fn pool(&self) -> &Shared {
+        // SAFETY: the frame holds a reference, so the pool is alive.
+        unsafe { self.shared.as_ref() }
+    }
+
+    /// Index of the frame in its pool.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Offset of the frame's first byte from the start of the region.
+    pub fn region_offset(&self) -> u64 {
+        (self.index as u64) << self.pool().frame_shift
+    }
+
+    /// Gives the frame to a device; take it back with [`Pool::frame_from_index`](crate::Pool::frame_from_index).
+    pub fn into_index(self) -> u32 {
+        let index = self.index;
+        std::mem::forget(self);
+        index
+    }
+
+    /// Turns the frame into a buffer whose data is `offset..offset + len` of the frame (what a
+    /// device wrote). A window that does not fit is an error, and the frame goes back to the pool.
+    pub fn into_buf(self, offset: usize, len: usize) -> Result<PacketBuf, BufError> {
+        let shared = self.shared;
+        let index = self.into_index();
+        let mut buf = PacketBuf::new(shared, index);
+        buf.set_window(offset, len)?;
+        Ok(buf)
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        // SAFETY: this frame is owned here and given up exactly once.
+        unsafe { free_frame(self.shared, self.index) }
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frame")
+            .field("pool", &self.pool().id)
+            .field("index", &self.index)
+            .finish()
+    }
+}
