@@ -12,6 +12,9 @@ pub enum PoolError {
     /// The headroom leaves no room for a minimum frame.
     #[error("headroom {headroom} leaves less than 64 bytes of a {frame_size}-byte frame")]
     Headroom { headroom: u32, frame_size: u32 },
+    /// The reserved area is larger than the headroom.
+    #[error("reserved area of {reserved} bytes is larger than the headroom of {headroom}")]
+    Reserved { reserved: u32, headroom: u32 },
     /// The memory could not be allocated.
     #[error("could not allocate {bytes} bytes for the pool's region")]
     Alloc { bytes: usize },

@@ -108,10 +108,10 @@ impl PacketBuf {
         self.len == 0
     }
 
-    /// Free bytes in front of the data.
+    /// Free bytes in front of the data (down to the pool's reserved area).
     #[inline]
     pub fn headroom(&self) -> usize {
-        self.start as usize
+        (self.start - self.pool().reserved) as usize
     }
 
     /// Free bytes after the data.
@@ -186,11 +186,13 @@ impl PacketBuf {
         self.offload = Offload::default();
     }
 
-    /// Sets the data window to `offset..offset + len` of the frame; for devices that wrote a
+    /// Sets the data window to `offset..offset + len` of the frame (offsets count from the
+    /// frame's first byte; the pool's reserved area is off limits); for devices that wrote a
     /// frame at a place of their choosing. Bytes outside the old window keep their content.
     pub fn set_window(&mut self, offset: usize, len: usize) -> Result<(), BufError> {
         let size = self.capacity();
-        if offset > size || len > size - offset {
+        let reserved = self.pool().reserved as usize;
+        if offset < reserved || offset > size || len > size - offset {
             return Err(BufError::Window {
                 offset,
                 len,
@@ -213,6 +215,12 @@ impl PacketBuf {
     #[inline]
     pub fn frame_index(&self) -> u32 {
         self.index
+    }
+
+    /// Offset of the first data byte from the start of its frame.
+    #[inline]
+    pub fn frame_offset(&self) -> usize {
+        self.start as usize
     }
 
     /// Offset of the first data byte from the start of the pool's region: what a device

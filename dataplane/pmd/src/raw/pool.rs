@@ -36,9 +36,13 @@ pub struct PoolConfig {
     pub frames: u32,
     /// Size of each frame in bytes: 2048 or 4096 (what AF_XDP's aligned UMEM mode accepts).
     pub frame_size: u32,
-    /// Bytes kept free in front of the data of a freshly allocated buffer, for headers that are
-    /// prepended later (and for what a device writes in front of a received frame).
+    /// Offset of the data in a freshly allocated buffer's frame: room for headers prepended
+    /// later (and for what a device writes in front of a received frame).
     pub headroom: u32,
+    /// Bytes at the start of every frame that belong to the backend, not to the data: the
+    /// window of a buffer never reaches into them (e.g. DPDK's `rte_mbuf` header). At most
+    /// `headroom`; 0 for most backends.
+    pub reserved: u32,
 }
 
 impl Default for PoolConfig {
@@ -47,6 +51,7 @@ impl Default for PoolConfig {
             frames: 4096,
             frame_size: 2048,
             headroom: 256,
+            reserved: 0,
         }
     }
 }
@@ -67,6 +72,12 @@ impl PoolConfig {
                 frame_size: self.frame_size,
             });
         }
+        if self.reserved > self.headroom {
+            return Err(PoolError::Reserved {
+                reserved: self.reserved,
+                headroom: self.headroom,
+            });
+        }
         Ok(())
     }
 }
@@ -79,6 +90,7 @@ pub(crate) struct Shared {
     pub(crate) frame_size: u32,
     pub(crate) frame_shift: u32,
     pub(crate) headroom: u32,
+    pub(crate) reserved: u32,
     pub(crate) frames: u32,
     free: ArrayQueue<u32>,
     refs: AtomicUsize,
@@ -215,6 +227,7 @@ impl Pool {
             frame_size: config.frame_size,
             frame_shift: config.frame_size.trailing_zeros(),
             headroom: config.headroom,
+            reserved: config.reserved,
             frames: config.frames,
             free,
             refs: AtomicUsize::new(1),
@@ -238,6 +251,7 @@ impl Pool {
             frames: s.frames,
             frame_size: s.frame_size,
             headroom: s.headroom,
+            reserved: s.reserved,
         }
     }
 
@@ -309,6 +323,26 @@ impl Pool {
     pub fn alloc_frames(&self, out: &mut Vec<Frame>, n: usize) -> usize {
         let shared = self.shared;
         self.take_frames(n, |index| out.push(Frame::new(shared, index)))
+    }
+
+    /// Takes up to `n` frames as bare indices, handing each to `sink`, and returns how many:
+    /// for backends whose device keeps its own descriptors (a DPDK mempool, a fill ring). The
+    /// caller owns each index until it gives it back with [`Pool::free_index`] or turns it into
+    /// a buffer with [`PacketBuf::from_raw`].
+    pub fn alloc_indices(&self, n: usize, sink: impl FnMut(u32)) -> usize {
+        self.take_frames(n, sink)
+    }
+
+    /// Returns a frame taken with [`Pool::alloc_indices`] (or given away by
+    /// [`Frame::into_index`]/[`PacketBuf::into_raw`]) to the pool.
+    ///
+    /// # Safety
+    /// The caller owns frame `index` of this pool and gives it up: no buffer, frame or device
+    /// may use it afterwards.
+    pub unsafe fn free_index(&self, index: u32) {
+        debug_assert!(index < self.shared().frames);
+        // SAFETY: the caller owns the frame and gives it up.
+        unsafe { free_frame(self.shared, index) }
     }
 
     /// Takes up to `n` frame indices, handing each to `sink`, and returns how many. Ownership of
