@@ -1,0 +1,543 @@
+//! [`Connection`]: the per-TCP-connection HTTP/1.1 state machine (RFC 9112). Bytes and time go
+//! in (`on_recv`, `on_timeout`, `on_peer_closed`); bytes to send come out (`pending_output` +
+//! `consume`), with a deadline (`poll_timeout`) and a close signal (`wants_close`,
+//! `should_close`). No I/O except reading response body files, no clock, no panics.
+
+use std::borrow::Cow;
+use std::mem;
+use std::sync::Arc;
+
+use cyclone_pmd::Timestamp;
+
+use crate::body::{BodyDecoder, BodyLimits, Chunked};
+use crate::config::Server;
+use crate::date::DateCache;
+use crate::error::HttpError;
+use crate::output::OutQueue;
+use crate::parse::{analyze, header_slots, scan_head, split_target, Framing, HeadInfo, HeadScan};
+use crate::request::Request;
+use crate::response::{reason_phrase, status_has_no_body, write_head, HeadParams, Response};
+
+/// The interim response to `Expect: 100-continue` (RFC 9110 §10.1.1, §15.2.1).
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A body buffer that grew past this is freed after its request instead of being kept.
+const KEEP_BODY_CAPACITY: usize = 1024 * 1024;
+
+/// Counters of one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Complete requests handed to a handler.
+    pub requests: u64,
+    /// Responses queued, error responses included (interim `100 Continue` not).
+    pub responses: u64,
+    /// Requests refused with an error status, and responses cut short.
+    pub errors: u64,
+    /// `100 Continue` responses sent.
+    pub continues: u64,
+    /// Request timeouts (`408`) and idle closes.
+    pub timeouts: u64,
+    /// Bytes taken by `on_recv` (including bytes discarded while closing).
+    pub bytes_received: u64,
+    /// Bytes passed to `consume`.
+    pub bytes_sent: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Waiting for (the rest of) a request head; `inbuf` holds what arrived of it.
+    Head,
+    /// Reading the body of the request whose head is in `head_buf`.
+    Body {
+        info: HeadInfo,
+        decoder: BodyDecoder,
+    },
+    /// No more requests: flush the output, then close. Input is discarded.
+    Closing,
+}
+
+/// One HTTP/1.1 connection, sans-IO. See the crate docs for how to drive it.
+#[derive(Debug)]
+pub struct Connection {
+    server: Arc<Server>,
+    phase: Phase,
+    /// A partial request head (at most `max_header_bytes`).
+    inbuf: Vec<u8>,
+    /// Bytes of `inbuf` already looked at for a line end.
+    scanned: usize,
+    /// The head of the request whose body is being read.
+    head_buf: Vec<u8>,
+    /// That request's body so far.
+    body_buf: Vec<u8>,
+    /// A partial chunk-size or trailer line.
+    line_buf: Vec<u8>,
+    out: OutQueue,
+    date: DateCache,
+    /// When the first byte of the request in progress arrived.
+    request_started: Timestamp,
+    /// Last time bytes moved in either direction.
+    last_activity: Timestamp,
+    stats: ConnStats,
+    last_error: Option<HttpError>,
+    /// The last response head written, and what it depended on.
+    last_head: Option<(HeadKey, Vec<u8>)>,
+}
+
+/// Everything a response head depends on, for responses without extra headers whose
+/// content type is a `&'static str` (compared by address: the same constant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HeadKey {
+    status: u16,
+    content_type: Option<(usize, usize)>,
+    body_len: u64,
+    close: bool,
+    keep_alive_10: bool,
+    secs: u64,
+}
+
+impl HeadKey {
+    fn of(
+        resp: &Response,
+        body_len: u64,
+        close: bool,
+        keep_alive_10: bool,
+        secs: u64,
+    ) -> Option<HeadKey> {
+        if !resp.headers.is_empty() {
+            return None;
+        }
+        let content_type = match &resp.content_type {
+            None => None,
+            Some(Cow::Borrowed(s)) => Some((s.as_ptr() as usize, s.len())),
+            Some(Cow::Owned(_)) => return None,
+        };
+        Some(HeadKey {
+            status: resp.status,
+            content_type,
+            body_len,
+            close,
+            keep_alive_10,
+            secs,
+        })
+    }
+}
+
+impl Connection {
+    /// A new connection (just accepted at `now`).
+    pub fn new(server: Arc<Server>, now: Timestamp) -> Connection {
+        let date = DateCache::new(&server.server_line);
+        Connection {
+            server,
+            phase: Phase::Head,
+            inbuf: Vec::new(),
+            scanned: 0,
+            head_buf: Vec::new(),
+            body_buf: Vec::new(),
+            line_buf: Vec::new(),
+            out: OutQueue::default(),
+            date,
+            request_started: now,
+            last_activity: now,
+            stats: ConnStats::default(),
+            last_error: None,
+            last_head: None,
+        }
+    }
+
+    /// Takes received bytes; returns how many were taken. Fewer than `data.len()` means
+    /// backpressure (`max_pipelined` responses are waiting to be sent): keep the rest, drain
+    /// the output, and offer it again once [`Connection::accepts_input`] is true. Requests are
+    /// answered (handlers run) inside this call; their responses queue up in order.
+    pub fn on_recv(&mut self, now: Timestamp, data: &[u8]) -> usize {
+        let mut used = 0;
+        while used < data.len() {
+            let n = match self.phase {
+                Phase::Closing => data.len() - used,
+                Phase::Head => {
+                    if self.out.responses() >= self.server.config.max_pipelined {
+                        break;
+                    }
+                    self.recv_head(now, &data[used..])
+                }
+                Phase::Body { info, decoder } => self.recv_body(now, info, decoder, &data[used..]),
+            };
+            if n == 0 {
+                break;
+            }
+            used += n;
+        }
+        if used > 0 {
+            self.last_activity = now;
+            self.stats.bytes_received += used as u64;
+        }
+        used
+    }
+
+    /// The read side was closed by the peer (FIN): no more bytes will be offered. A request
+    /// still incomplete is dropped; queued responses are still sent, then the connection
+    /// wants to close. Offer every byte received before the FIN first.
+    pub fn on_peer_closed(&mut self) {
+        self.close_input();
+    }
+
+    /// The next bytes to send; empty when there is nothing (now). Send as many as the socket
+    /// takes and report them with [`Connection::consume`]. File bodies are read from disk
+    /// here, one chunk at a time, only after the previous chunk was consumed.
+    pub fn pending_output(&mut self) -> &[u8] {
+        if let Err(e) = self.out.prepare() {
+            // The head promised a length we can no longer deliver: cut the connection.
+            self.out.clear();
+            self.stats.errors += 1;
+            self.last_error = Some(e);
+            self.close_input();
+        }
+        self.out.front()
+    }
+
+    /// `n` bytes of the slice last returned by [`Connection::pending_output`] were sent at
+    /// `now` (anything beyond that slice is ignored: call `pending_output` again).
+    pub fn consume(&mut self, now: Timestamp, n: usize) {
+        if n > 0 {
+            self.out.consume(n);
+            self.last_activity = now;
+            self.stats.bytes_sent += n as u64;
+        }
+    }
+
+    /// Convenience loop over `pending_output` / `consume`: offers bytes to `sink`, which returns
+    /// how many it took, until it takes less than offered or nothing is left. Returns the total.
+    pub fn write_to(&mut self, now: Timestamp, mut sink: impl FnMut(&[u8]) -> usize) -> usize {
+        let mut total = 0;
+        loop {
+            let chunk = self.pending_output();
+            let len = chunk.len();
+            if len == 0 {
+                break;
+            }
+            let n = sink(chunk).min(len);
+            self.consume(now, n);
+            total += n;
+            if n < len {
+                break;
+            }
+        }
+        total
+    }
+
+    /// When [`Connection::on_timeout`] must be called next, if ever: the request deadline while
+    /// a request is arriving, else the idle deadline. `None` once the connection should close.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.should_close() {
+            return None;
+        }
+        let cfg = &self.server.config;
+        Some(if self.request_in_progress() {
+            self.request_started + cfg.request_timeout
+        } else {
+            self.last_activity + cfg.idle_timeout
+        })
+    }
+
+    /// Handles the timers at `now` (early calls do nothing). A request that is still arriving
+    /// gets `408` and the connection closes after it; an idle connection (or one whose peer
+    /// stopped reading) closes at once, dropping unsent output.
+    pub fn on_timeout(&mut self, now: Timestamp) {
+        let Some(deadline) = self.poll_timeout() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        self.stats.timeouts += 1;
+        if self.request_in_progress() {
+            let limit = self.server.config.request_timeout;
+            self.fail(now, HttpError::RequestTimeout(limit));
+            // The 408 gets a fresh idle period to be sent in.
+            self.last_activity = now;
+        } else {
+            self.out.clear();
+            self.close_input();
+        }
+    }
+
+    /// The connection will take no more requests: close it once the output is flushed.
+    pub fn wants_close(&self) -> bool {
+        matches!(self.phase, Phase::Closing)
+    }
+
+    /// Whether bytes are waiting to be sent.
+    pub fn has_pending_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// `wants_close() && !has_pending_output()`: close the socket now.
+    pub fn should_close(&self) -> bool {
+        self.wants_close() && !self.has_pending_output()
+    }
+
+    /// Whether `on_recv` would take bytes now (false while backpressured by `max_pipelined`).
+    pub fn accepts_input(&self) -> bool {
+        !matches!(self.phase, Phase::Head)
+            || self.out.responses() < self.server.config.max_pipelined
+    }
+
+    /// Bytes of response data held in memory (not counting static bodies): bounded by the
+    /// queued small responses and owned bodies plus one file chunk.
+    pub fn buffered_output_bytes(&self) -> usize {
+        self.out.buffered_bytes()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> ConnStats {
+        self.stats
+    }
+
+    /// Why the connection last refused a request or cut a response, if it did.
+    pub fn last_error(&self) -> Option<&HttpError> {
+        self.last_error.as_ref()
+    }
+
+    fn request_in_progress(&self) -> bool {
+        match self.phase {
+            Phase::Head => !self.inbuf.is_empty(),
+            Phase::Body { .. } => true,
+            Phase::Closing => false,
+        }
+    }
+
+    fn close_input(&mut self) {
+        self.phase = Phase::Closing;
+        self.inbuf.clear();
+        self.scanned = 0;
+    }
+
+    /// Reads (part of) a head from `input`; returns the bytes used.
+    fn recv_head(&mut self, now: Timestamp, input: &[u8]) -> usize {
+        let limit = self.server.config.max_header_bytes;
+        let mut buf = mem::take(&mut self.inbuf);
+        let old = buf.len();
+        if old == 0 {
+            self.request_started = now;
+        } else {
+            // Never more than the limit: a head that does not end within it is 431.
+            let take = limit.saturating_sub(old).min(input.len());
+            buf.extend_from_slice(&input[..take]);
+        }
+        // Fast path: a head that arrives whole is parsed in place, never copied.
+        let src: &[u8] = if old == 0 { input } else { &buf };
+        let mut slots = header_slots();
+        let (used, keep) = match scan_head(src, limit, self.scanned, &mut slots) {
+            HeadScan::Complete(n, req) => {
+                self.scanned = 0;
+                self.on_head(now, &src[..n], &req);
+                (n - old, false)
+            }
+            HeadScan::NeedMore { scanned } => {
+                self.scanned = scanned;
+                (src.len() - old, true)
+            }
+            HeadScan::Error(e) => {
+                self.fail(now, e);
+                (input.len(), false)
+            }
+        };
+        if !keep {
+            buf.clear();
+        } else if old == 0 {
+            buf.extend_from_slice(input);
+        }
+        self.inbuf = buf;
+        used
+    }
+
+    /// A complete head arrived: answer it, or start reading its body.
+    fn on_head(&mut self, now: Timestamp, head: &[u8], req: &httparse::Request<'_, '_>) {
+        let info = match analyze(req) {
+            Ok(info) => info,
+            Err(e) => return self.fail(now, e),
+        };
+        let method = req.method.unwrap_or_default();
+        let target = req.path.unwrap_or_default();
+        let (path, query) = match split_target(target) {
+            Ok(pq) => pq,
+            Err(e) => return self.fail(now, e),
+        };
+        let decoder = match info.framing {
+            Framing::None => {
+                let mut body = mem::take(&mut self.body_buf);
+                body.clear();
+                let req = Request {
+                    method,
+                    target,
+                    path,
+                    query,
+                    minor: info.minor,
+                    headers: &*req.headers,
+                    body: &mut body,
+                };
+                self.dispatch(now, info, req);
+                self.body_buf = body;
+                return;
+            }
+            Framing::Length(n) => {
+                // Over the limit already: 413 at once, without 100 Continue (RFC 9110 §10.1.1).
+                let limit = self.server.config.max_body_bytes;
+                if n > limit {
+                    return self.fail(now, HttpError::BodyTooLarge { limit });
+                }
+                BodyDecoder::Length { remaining: n }
+            }
+            Framing::Chunked => BodyDecoder::Chunked(Chunked::SizeLine),
+        };
+        if info.expect_continue {
+            // RFC 9110 §10.1.1: tell the client to send the body. Sent even if some body
+            // bytes already arrived, so the output does not depend on how reads were split.
+            let buf = self.out.buf_mut();
+            let start = buf.len();
+            buf.extend_from_slice(CONTINUE);
+            self.out.commit(start);
+            self.stats.continues += 1;
+        }
+        self.head_buf.clear();
+        self.head_buf.extend_from_slice(head);
+        self.body_buf.clear();
+        if let BodyDecoder::Length { remaining } = decoder {
+            // Reserve what is announced, up to 64 KiB: a claim is not a reason to allocate.
+            self.body_buf.reserve(
+                usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(64 * 1024),
+            );
+        }
+        self.line_buf.clear();
+        self.phase = Phase::Body { info, decoder };
+    }
+
+    /// Reads body bytes; returns the bytes used.
+    fn recv_body(
+        &mut self,
+        now: Timestamp,
+        info: HeadInfo,
+        mut decoder: BodyDecoder,
+        input: &[u8],
+    ) -> usize {
+        let cfg = &self.server.config;
+        let limits = BodyLimits {
+            max_body: cfg.max_body_bytes,
+            max_trailer: cfg.max_header_bytes,
+        };
+        match decoder.decode(input, &mut self.line_buf, &mut self.body_buf, limits) {
+            Ok((n, true)) => {
+                self.finish_body(now, info);
+                n
+            }
+            Ok((n, false)) => {
+                self.phase = Phase::Body { info, decoder };
+                n
+            }
+            Err(e) => {
+                self.fail(now, e);
+                input.len()
+            }
+        }
+    }
+
+    /// The body is complete: parse the stored head again (it parsed before, so it does now)
+    /// and answer the request.
+    fn finish_body(&mut self, now: Timestamp, info: HeadInfo) {
+        let head = mem::take(&mut self.head_buf);
+        let mut body = mem::take(&mut self.body_buf);
+        let mut slots = header_slots();
+        let mut req = httparse::Request::new(&mut []);
+        let parsed = req.parse_with_uninit_headers(&head, &mut slots);
+        let target = req.path.unwrap_or_default();
+        match (parsed, split_target(target)) {
+            (Ok(httparse::Status::Complete(_)), Ok((path, query))) => {
+                let r = Request {
+                    method: req.method.unwrap_or_default(),
+                    target,
+                    path,
+                    query,
+                    minor: info.minor,
+                    headers: req.headers,
+                    body: &mut body,
+                };
+                self.dispatch(now, info, r);
+            }
+            _ => self.fail(now, HttpError::BadRequest("request head changed")),
+        }
+        if body.capacity() > KEEP_BODY_CAPACITY {
+            body = Vec::new();
+        }
+        self.head_buf = head;
+        self.body_buf = body;
+    }
+
+    /// Runs the handler and queues its response.
+    fn dispatch(&mut self, now: Timestamp, info: HeadInfo, mut req: Request<'_>) {
+        let resp = self.server.router.dispatch(&mut req);
+        self.stats.requests += 1;
+        let keep_alive_10 = info.minor == 0 && info.keep_alive;
+        self.queue_response(now, resp, info.is_head, !info.keep_alive, keep_alive_10);
+        self.phase = if info.keep_alive {
+            Phase::Head
+        } else {
+            Phase::Closing
+        };
+    }
+
+    /// Answers with the status of `e` (if it has one) and closes after the flush: after a
+    /// framing error the stream cannot be trusted (RFC 9112 §9.6 and §11.2).
+    fn fail(&mut self, now: Timestamp, e: HttpError) {
+        if !matches!(self.phase, Phase::Closing) {
+            if let Some(status) = e.status() {
+                let resp = Response::text(status, reason_phrase(status));
+                self.queue_response(now, resp, false, true, false);
+            }
+        }
+        self.stats.errors += 1;
+        self.last_error = Some(e);
+        self.close_input();
+    }
+
+    fn queue_response(
+        &mut self,
+        now: Timestamp,
+        resp: Response,
+        is_head: bool,
+        close: bool,
+        keep_alive_10: bool,
+    ) {
+        let no_body = status_has_no_body(resp.status);
+        let body_len = if no_body { 0 } else { resp.body.len() };
+        let secs = self.server.config.unix_secs(now);
+        let buf = self.out.buf_mut();
+        let start = buf.len();
+        // Keep-alive traffic repeats the same head: reuse the last one when nothing differs.
+        let key = HeadKey::of(&resp, body_len, close, keep_alive_10, secs);
+        match (&self.last_head, key) {
+            (Some((last, bytes)), Some(key)) if *last == key => buf.extend_from_slice(bytes),
+            _ => {
+                let params = HeadParams {
+                    date_server: self.date.get(secs),
+                    close,
+                    keep_alive_10,
+                };
+                write_head(buf, &resp, body_len, params);
+                if let Some(key) = key {
+                    let cached = self.last_head.get_or_insert_with(|| (key, Vec::new()));
+                    cached.0 = key;
+                    cached.1.clear();
+                    cached.1.extend_from_slice(&buf[start..]);
+                }
+            }
+        }
+        self.out.commit(start);
+        // RFC 9110 §9.3.2: a HEAD response has the GET headers and no content.
+        if !is_head && !no_body {
+            self.out.push_body(resp.body);
+        }
+        self.out.end_response();
+        self.stats.responses += 1;
+    }
+}
