@@ -2,6 +2,8 @@
 //!
 //! Layers, top-down; each uses only the ones below it:
 //!
+//! - [`iface`]: the interface: one stack instance per queue (ARP, IPv4, ICMP, UDP sockets, the
+//!   TCP layer), polled to completion with the time passed in.
 //! - [`timer`]: a hierarchical timer wheel (O(1) arm/cancel/reset) driven by the caller's time.
 //! - [`wire`]: zero-copy header views and parsed representations for Ethernet (802.1Q), ARP,
 //!   IPv4, ICMPv4, UDP and TCP, with checksums.
@@ -10,5 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod iface;
+pub mod tcp;
 pub mod timer;
 pub mod wire;

@@ -1,0 +1,661 @@
+//! The TCP layer as the interface sees it: every connection and listener of one stack
+//! instance, fed received segments and polled for timers and transmissions.
+//!
+//! CONTRACT (between `iface`, which owns a `Tcp` and implements [`SegmentSink`], and `tcp`):
+//! - `iface` parses Ethernet/IPv4, verifies the TCP checksum (or trusts the device), parses the
+//!   `TcpRepr`, and calls [`Tcp::input`] with the addresses, the repr and the payload bytes.
+//! - `iface` calls [`Tcp::poll`] once per loop iteration (after input) so TCP can send what is
+//!   pending (data, ACKs, retransmissions on timer expiry), and uses [`Tcp::poll_at`] to know
+//!   when TCP next needs a poll.
+//! - TCP sends every segment through [`SegmentSink::send_segment`]; `iface` adds IPv4 and
+//!   Ethernet headers (resolving the next hop with ARP) and queues the frame. A `false` return
+//!   means the segment could not be queued (no buffer): TCP treats it as lost on the wire.
+//!
+//! Inside: connections live in a slab of generation-checked slots (so a stale [`ConnHandle`]
+//! never reaches a reused slot), found by 4-tuple through a hash map; each connection keeps its
+//! own timer deadlines and has one entry in a [`TimerWheel`] at the earliest of them.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use cyclone_pmd::Timestamp;
+
+use super::congestion::CongestionAlgorithm;
+use super::conn::{ev, ChallengeLimiter, Conn, Ctx};
+use super::listen::{reset_for, Listener};
+use super::options::initial_seq;
+use super::rtt::RttConfig;
+use super::seq::SeqNum;
+use super::state::{ConnHandle, ListenerHandle, TcpEvent, TcpState};
+use super::stats::TcpStats;
+use crate::timer::TimerWheel;
+use crate::wire::{TcpFlags, TcpRepr};
+
+/// Where TCP sends segments: the interface (IPv4 + Ethernet + ARP), or a test harness.
+pub trait SegmentSink {
+    /// Sends one segment from `src` to `dst` with header `repr` and a payload that is the
+    /// concatenation of `payload[0]` and `payload[1]` (a ring buffer's two halves). Returns
+    /// `false` if the segment could not be queued.
+    fn send_segment(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        repr: &TcpRepr,
+        payload: [&[u8]; 2],
+    ) -> bool;
+}
+
+/// Keep-alive settings (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Idle time before the first probe (RFC 1122: at least two hours by default).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is reset.
+    pub count: u32,
+}
+
+/// Configuration of the TCP layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// Our maximum segment size (from the port's MTU: MTU − 40).
+    pub mss: u16,
+    /// Send buffer per connection, bytes.
+    pub send_buffer: usize,
+    /// Receive buffer per connection, bytes (the largest window we offer).
+    pub recv_buffer: usize,
+    /// Offer window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Nagle's algorithm (RFC 9293 §3.7.4); off by default.
+    pub nagle: bool,
+    /// Delayed-ACK timeout (RFC 9293 §3.8.6.3: under 0.5 s); zero acknowledges every segment.
+    pub delayed_ack: Duration,
+    /// TIME-WAIT duration, 2·MSL (RFC 9293 §3.4.2).
+    pub time_wait: Duration,
+    /// Retransmission timer limits (RFC 6298).
+    pub rtt: RttConfig,
+    /// Retransmissions of data before the connection is given up (RFC 9293 §3.8.3 R2).
+    pub max_retransmits: u32,
+    /// Retransmissions of a SYN before `connect` fails.
+    pub syn_retries: u32,
+    /// Retransmissions of a SYN-ACK before a SYN-RECEIVED entry expires.
+    pub synack_retries: u32,
+    /// Keep-alive; `None` (the default) disables it.
+    pub keepalive: Option<KeepAlive>,
+    /// Congestion controller (CUBIC by default). The initial window is RFC 6928's,
+    /// `min(10·SMSS, max(2·SMSS, 14600))` ([`super::congestion::initial_window`]).
+    pub congestion: CongestionAlgorithm,
+    /// Key of the ISN hash (RFC 6528); draw it at random in production.
+    pub isn_key: u128,
+    /// Most connections (all states) at once.
+    pub max_connections: usize,
+    /// Most SYN-RECEIVED connections per listener.
+    pub syn_backlog: usize,
+    /// Most out-of-order ranges held per connection (receiver). The sender's SACK scoreboard
+    /// has its own fixed bound, [`super::sack::MAX_SACK_RANGES`].
+    pub max_ooo_ranges: usize,
+    /// Challenge ACKs per second, all connections together (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
+    /// Longest persist interval (RFC 9293 §3.8.6.1 backoff cap).
+    pub persist_max: Duration,
+    /// Ephemeral ports for `connect` with port 0 (RFC 6335 §6: 49152–65535).
+    pub ephemeral_ports: (u16, u16),
+    /// Tick of the timer wheel.
+    pub timer_tick: Duration,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            mss: 1460,
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            nagle: false,
+            delayed_ack: Duration::from_millis(40),
+            time_wait: Duration::from_secs(60),
+            rtt: RttConfig::default(),
+            max_retransmits: 15,
+            syn_retries: 6,
+            synack_retries: 5,
+            keepalive: None,
+            congestion: CongestionAlgorithm::Cubic,
+            isn_key: 0x005e_ed0f_c1c1_0e5e_ed0f_c1c1_0e00,
+            max_connections: 65_536,
+            syn_backlog: 256,
+            max_ooo_ranges: 32,
+            challenge_ack_limit: 1000,
+            persist_max: Duration::from_secs(60),
+            ephemeral_ports: (49152, 65535),
+            timer_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// A slab slot: the generation makes stale handles harmless.
+#[derive(Debug)]
+pub(crate) struct Slot<T> {
+    pub generation: u32,
+    pub value: Option<T>,
+}
+
+/// Who has events waiting.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EventSource {
+    Conn(ConnHandle),
+    Listener(ListenerHandle),
+}
+
+/// All TCP state of one stack instance.
+#[derive(Debug)]
+pub struct Tcp {
+    pub(crate) config: TcpConfig,
+    pub(crate) conns: Vec<Slot<Box<Conn>>>,
+    pub(crate) free_conns: Vec<u32>,
+    pub(crate) live_conns: usize,
+    pub(crate) by_tuple: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
+    pub(crate) listeners: Vec<Slot<Listener>>,
+    pub(crate) free_listeners: Vec<u32>,
+    pub(crate) listen_by_addr: HashMap<SocketAddrV4, u32>,
+    pub(crate) wheel: TimerWheel<ConnHandle>,
+    pub(crate) dirty: Vec<ConnHandle>,
+    pub(crate) event_queue: VecDeque<EventSource>,
+    pub(crate) stats: TcpStats,
+    pub(crate) challenge: ChallengeLimiter,
+    pub(crate) next_ephemeral: u16,
+    pub(crate) now: Timestamp,
+}
+
+impl Tcp {
+    /// A TCP layer with no connections.
+    pub fn new(config: TcpConfig, now: Timestamp) -> Tcp {
+        let tick = if config.timer_tick.is_zero() {
+            Duration::from_millis(1)
+        } else {
+            config.timer_tick
+        };
+        Tcp {
+            wheel: TimerWheel::new(tick, now),
+            conns: Vec::new(),
+            free_conns: Vec::new(),
+            live_conns: 0,
+            by_tuple: HashMap::new(),
+            listeners: Vec::new(),
+            free_listeners: Vec::new(),
+            listen_by_addr: HashMap::new(),
+            dirty: Vec::new(),
+            event_queue: VecDeque::new(),
+            stats: TcpStats::default(),
+            challenge: ChallengeLimiter::default(),
+            next_ephemeral: config.ephemeral_ports.0,
+            now,
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TcpConfig {
+        &self.config
+    }
+
+    /// The global counters.
+    pub fn stats(&self) -> &TcpStats {
+        &self.stats
+    }
+
+    /// Processes one received segment (checksum already checked by the caller).
+    pub fn input(
+        &mut self,
+        now: Timestamp,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+        payload: &[u8],
+        out: &mut dyn SegmentSink,
+    ) {
+        self.now = self.now.max(now);
+        self.stats.segments_in += 1;
+        let local = SocketAddrV4::new(dst, repr.dst_port);
+        let remote = SocketAddrV4::new(src, repr.src_port);
+        if let Some(handle) = self.lookup(local, remote) {
+            if self.reopens_time_wait(handle, repr) {
+                // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above RCV.NXT ends TIME-WAIT.
+                self.free_conn(handle);
+            } else {
+                self.with_conn(handle, out, |conn, ctx| {
+                    conn.on_segment(ctx, repr, payload);
+                    conn.transmit(ctx);
+                });
+                return;
+            }
+        }
+        let listener = self
+            .listen_by_addr
+            .get(&local)
+            .or_else(|| {
+                self.listen_by_addr
+                    .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port()))
+            })
+            .copied();
+        match listener {
+            Some(index) => self.listen_input(index, local, remote, repr, payload, out),
+            None => {
+                // RFC 9293 §3.10.7.1: CLOSED. "An incoming segment not containing a RST causes
+                // a RST to be sent in response."
+                self.stats.drop_no_listener += 1;
+                if !repr.flags.contains(TcpFlags::RST) {
+                    self.send_reset(local, remote, repr, payload.len(), out);
+                }
+            }
+        }
+    }
+
+    fn send_reset(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        repr: &TcpRepr,
+        payload_len: usize,
+        out: &mut dyn SegmentSink,
+    ) {
+        let rst = reset_for(repr, payload_len);
+        self.stats.resets_sent += 1;
+        if out.send_segment(local, remote, &rst, [&[], &[]]) {
+            self.stats.segments_out += 1;
+        } else {
+            self.stats.segments_sink_refused += 1;
+        }
+    }
+
+    fn reopens_time_wait(&self, handle: ConnHandle, repr: &TcpRepr) -> bool {
+        let Some(conn) = self.conn(handle) else {
+            return false;
+        };
+        conn.state == TcpState::TimeWait
+            && repr.flags.contains(TcpFlags::SYN)
+            && !repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+            && SeqNum(repr.seq).gt(conn.rcv_nxt)
+    }
+
+    /// RFC 9293 §3.10.7.2: LISTEN.
+    fn listen_input(
+        &mut self,
+        index: u32,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        repr: &TcpRepr,
+        payload: &[u8],
+        out: &mut dyn SegmentSink,
+    ) {
+        let flags = repr.flags;
+        if flags.contains(TcpFlags::RST) {
+            // "An incoming RST should be ignored."
+            self.stats.drop_other += 1;
+            return;
+        }
+        if flags.contains(TcpFlags::ACK) {
+            // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
+            // state. An acceptable reset segment should be formed ... <SEQ=SEG.ACK><CTL=RST>".
+            self.stats.drop_bad_ack += 1;
+            self.send_reset(local, remote, repr, payload.len(), out);
+            return;
+        }
+        if !flags.contains(TcpFlags::SYN) {
+            self.stats.drop_other += 1;
+            return;
+        }
+        let Some(slot) = self.listeners.get_mut(index as usize) else {
+            return;
+        };
+        let generation = slot.generation;
+        let Some(listener) = slot.value.as_mut() else {
+            return;
+        };
+        // A bounded SYN queue and accept queue: a SYN flood costs a counter, not memory.
+        if listener.accept_queue.len() >= listener.backlog
+            || listener.syn_queue >= self.config.syn_backlog
+        {
+            self.stats.drop_backlog_full += 1;
+            return;
+        }
+        if self.live_conns >= self.config.max_connections {
+            self.stats.drop_table_full += 1;
+            return;
+        }
+        listener.syn_queue += 1;
+        let now = self.now;
+        let iss = initial_seq(self.config.isn_key, local, remote, now);
+        let mut conn = Conn::new(&self.config, now, local, remote, iss, TcpState::SynReceived);
+        let seq = SeqNum(repr.seq);
+        conn.irs = seq;
+        conn.rcv_nxt = seq + 1u32;
+        conn.rcv_adv = conn.rcv_nxt;
+        conn.negotiate(&self.config, &repr.options);
+        conn.snd_wnd = u32::from(repr.window);
+        conn.max_snd_wnd = conn.snd_wnd;
+        conn.snd_wl1 = seq;
+        conn.listener = Some(ListenerHandle { index, generation });
+        conn.in_syn_queue = true;
+        self.stats.passive_opens += 1;
+        let handle = self.insert_conn(conn);
+        self.with_conn(handle, out, |conn, ctx| conn.transmit(ctx));
+    }
+
+    /// Sends what is pending and runs expired timers.
+    pub fn poll(&mut self, now: Timestamp, out: &mut dyn SegmentSink) {
+        self.now = self.now.max(now);
+        while let Some((timer, handle)) = self.wheel.poll(now) {
+            let Some(conn) = self.conn_mut(handle) else {
+                continue;
+            };
+            if conn.timer != Some(timer) {
+                continue;
+            }
+            conn.timer = None;
+            conn.timer_at = None;
+            self.with_conn(handle, out, |conn, ctx| conn.on_timers(ctx));
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        for handle in dirty {
+            if let Some(conn) = self.conn_mut(handle) {
+                conn.dirty = false;
+            }
+            self.with_conn(handle, out, |conn, ctx| conn.transmit(ctx));
+        }
+    }
+
+    /// When TCP next needs [`Tcp::poll`] (a timer), if ever.
+    pub fn poll_at(&self) -> Option<Timestamp> {
+        if !self.dirty.is_empty() {
+            return Some(self.now);
+        }
+        self.wheel.next_deadline()
+    }
+
+    // ---- slab and bookkeeping -------------------------------------------------------------
+
+    pub(crate) fn lookup(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<ConnHandle> {
+        let index = *self.by_tuple.get(&(local, remote))?;
+        let slot = self.conns.get(index as usize)?;
+        Some(ConnHandle {
+            index,
+            generation: slot.generation,
+        })
+    }
+
+    pub(crate) fn conn(&self, handle: ConnHandle) -> Option<&Conn> {
+        let slot = self.conns.get(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.value.as_deref()
+    }
+
+    pub(crate) fn conn_mut(&mut self, handle: ConnHandle) -> Option<&mut Conn> {
+        let slot = self.conns.get_mut(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.value.as_deref_mut()
+    }
+
+    pub(crate) fn insert_conn(&mut self, conn: Conn) -> ConnHandle {
+        let key = (conn.local, conn.remote);
+        let boxed = Box::new(conn);
+        self.live_conns += 1;
+        let handle = match self.free_conns.pop() {
+            Some(index) => match self.conns.get_mut(index as usize) {
+                Some(slot) => {
+                    slot.value = Some(boxed);
+                    ConnHandle {
+                        index,
+                        generation: slot.generation,
+                    }
+                }
+                None => unreachable_slot(&mut self.conns, boxed),
+            },
+            None => unreachable_slot(&mut self.conns, boxed),
+        };
+        self.by_tuple.insert(key, handle.index);
+        handle
+    }
+
+    /// Removes a connection for good: its slot's generation moves on.
+    pub(crate) fn free_conn(&mut self, handle: ConnHandle) {
+        let Some(slot) = self.conns.get_mut(handle.index as usize) else {
+            return;
+        };
+        if slot.generation != handle.generation {
+            return;
+        }
+        let Some(conn) = slot.value.take() else {
+            return;
+        };
+        slot.generation = slot.generation.wrapping_add(1);
+        self.live_conns = self.live_conns.saturating_sub(1);
+        self.free_conns.push(handle.index);
+        if self.by_tuple.get(&(conn.local, conn.remote)) == Some(&handle.index) {
+            self.by_tuple.remove(&(conn.local, conn.remote));
+        }
+        if let Some(timer) = conn.timer {
+            self.wheel.cancel(timer);
+        }
+        if let Some(lh) = conn.listener {
+            if let Some(listener) = self.listener_mut(lh) {
+                if conn.in_syn_queue {
+                    listener.syn_queue = listener.syn_queue.saturating_sub(1);
+                }
+                listener.accept_queue.retain(|h| *h != handle);
+            }
+        }
+    }
+
+    pub(crate) fn listener_mut(&mut self, handle: ListenerHandle) -> Option<&mut Listener> {
+        let slot = self.listeners.get_mut(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    pub(crate) fn listener(&self, handle: ListenerHandle) -> Option<&Listener> {
+        let slot = self.listeners.get(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    /// Runs `f` on a connection with a context, then settles the consequences (events,
+    /// accept queue, timers, freeing).
+    pub(crate) fn with_conn(
+        &mut self,
+        handle: ConnHandle,
+        out: &mut dyn SegmentSink,
+        f: impl FnOnce(&mut Conn, &mut Ctx<'_>),
+    ) {
+        let now = self.now;
+        {
+            let Tcp {
+                conns,
+                config,
+                stats,
+                challenge,
+                ..
+            } = self;
+            let Some(slot) = conns.get_mut(handle.index as usize) else {
+                return;
+            };
+            if slot.generation != handle.generation {
+                return;
+            }
+            let Some(conn) = slot.value.as_deref_mut() else {
+                return;
+            };
+            let mut ctx = Ctx {
+                now,
+                config,
+                stats,
+                out,
+                challenge,
+            };
+            f(conn, &mut ctx);
+            conn.refresh_stats();
+        }
+        self.settle(handle);
+    }
+
+    /// After anything happened to a connection: move it to its listener's accept queue,
+    /// queue its events, re-arm its timer, free it when it is over.
+    pub(crate) fn settle(&mut self, handle: ConnHandle) {
+        let Some(conn) = self.conn_mut(handle) else {
+            return;
+        };
+        let mut to_accept = None;
+        let mut leave_syn_queue = None;
+        if conn.events & ev::ESTABLISHED_PASSIVE != 0 {
+            conn.events &= !ev::ESTABLISHED_PASSIVE;
+            to_accept = conn.listener;
+        }
+        if conn.in_syn_queue && conn.state != TcpState::SynReceived {
+            conn.in_syn_queue = false;
+            leave_syn_queue = conn.listener;
+        }
+        let state = conn.state;
+        let owned = conn.app_owned && !conn.released;
+        let queue_event = owned && conn.events != 0 && !conn.event_queued;
+        if queue_event {
+            conn.event_queued = true;
+        }
+        let free = state == TcpState::Closed && !owned;
+        let deadline = if state == TcpState::Closed {
+            None
+        } else {
+            conn.next_deadline()
+        };
+        let old_timer = conn.timer;
+        let rearm = deadline != conn.timer_at;
+        if queue_event {
+            self.event_queue.push_back(EventSource::Conn(handle));
+        }
+        if let Some(lh) = leave_syn_queue {
+            if let Some(l) = self.listener_mut(lh) {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+            }
+        }
+        if let Some(lh) = to_accept {
+            let mut notify = false;
+            if let Some(l) = self.listener_mut(lh) {
+                l.accept_queue.push_back(handle);
+                if !l.notified {
+                    l.notified = true;
+                    notify = true;
+                }
+            }
+            if notify {
+                self.event_queue.push_back(EventSource::Listener(lh));
+            }
+        }
+        if free {
+            self.free_conn(handle);
+            return;
+        }
+        if state == TcpState::Closed {
+            // A connection the application still holds: keep it (for its error and final
+            // reads) but take it out of demultiplexing and timing.
+            if let Some(timer) = old_timer {
+                self.wheel.cancel(timer);
+            }
+            let key = self.conn(handle).map(|c| (c.local, c.remote));
+            if let Some(key) = key {
+                if self.by_tuple.get(&key) == Some(&handle.index) {
+                    self.by_tuple.remove(&key);
+                }
+            }
+            if let Some(conn) = self.conn_mut(handle) {
+                conn.timer = None;
+                conn.timer_at = None;
+            }
+            return;
+        }
+        if rearm {
+            if let Some(timer) = old_timer {
+                self.wheel.cancel(timer);
+            }
+            let timer = deadline.and_then(|d| self.wheel.try_arm(d, handle).ok());
+            if let Some(conn) = self.conn_mut(handle) {
+                conn.timer = timer;
+                conn.timer_at = deadline;
+            }
+        }
+    }
+
+    /// Marks a connection as having something to send at the next poll.
+    pub(crate) fn mark_dirty(&mut self, handle: ConnHandle) {
+        if let Some(conn) = self.conn_mut(handle) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(handle);
+            }
+        }
+    }
+
+    /// Drains the event queue into `events` (see [`TcpEvent`]).
+    pub fn take_events(&mut self, events: &mut Vec<TcpEvent>) {
+        while let Some(source) = self.event_queue.pop_front() {
+            match source {
+                EventSource::Listener(lh) => {
+                    if self
+                        .listener(lh)
+                        .is_some_and(|l| !l.accept_queue.is_empty())
+                    {
+                        events.push(TcpEvent::Acceptable(lh));
+                    }
+                }
+                EventSource::Conn(h) => {
+                    let Some(conn) = self.conn_mut(h) else {
+                        continue;
+                    };
+                    conn.event_queued = false;
+                    let bits = std::mem::take(&mut conn.events);
+                    if conn.released || !conn.app_owned {
+                        continue;
+                    }
+                    for (bit, event) in [
+                        (ev::CONNECTED, TcpEvent::Connected(h)),
+                        (ev::READABLE, TcpEvent::Readable(h)),
+                        (ev::WRITABLE, TcpEvent::Writable(h)),
+                        (ev::PEER_CLOSED, TcpEvent::PeerClosed(h)),
+                        (ev::CLOSED, TcpEvent::Closed(h)),
+                        (ev::RESET, TcpEvent::Reset(h)),
+                    ] {
+                        if bits & bit != 0 {
+                            events.push(event);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Appends a new slot (generation 0) holding `conn`.
+fn unreachable_slot(conns: &mut Vec<Slot<Box<Conn>>>, conn: Box<Conn>) -> ConnHandle {
+    let index = conns.len() as u32;
+    conns.push(Slot {
+        generation: 0,
+        value: Some(conn),
+    });
+    ConnHandle {
+        index,
+        generation: 0,
+    }
+}

@@ -1,0 +1,177 @@
+//! Transmission: the handshake segments, data within min(cwnd, peer window) with sender SWS
+//! avoidance and optional Nagle (RFC 9293 §3.8.6.2.1), FIN, ACKs, and arming the
+//! retransmission and persist timers (RFC 6298 §5, RFC 9293 §3.8.6.1).
+
+use super::congestion::CongestionControl;
+use super::conn::{Conn, Ctx};
+use super::rtt::SendTime;
+use super::seq::SeqNum;
+use super::state::TcpState;
+use crate::wire::TcpFlags;
+
+impl Conn {
+    /// Sends whatever the connection may send now.
+    pub(crate) fn transmit(&mut self, ctx: &mut Ctx<'_>) {
+        if self.abort_pending {
+            self.abort_pending = false;
+            if self.state.is_synchronized() || self.state == TcpState::SynReceived {
+                self.send_rst(ctx);
+            }
+            self.state = TcpState::Closed;
+            self.clear_timers();
+            return;
+        }
+        match self.state {
+            TcpState::Closed | TcpState::Listen => return,
+            TcpState::SynSent | TcpState::SynReceived => {
+                if self.snd_max == self.iss {
+                    let iss = self.iss;
+                    self.emit(ctx, iss, TcpFlags::SYN, 0);
+                    self.snd_nxt = self.iss + 1u32;
+                    self.snd_max = self.snd_nxt;
+                    self.rtt_timed = Some((self.snd_nxt, SendTime::first_transmission(ctx.now)));
+                } else if self.ack_now && self.state == TcpState::SynReceived {
+                    let iss = self.iss;
+                    self.emit(ctx, iss, TcpFlags::SYN, 0);
+                }
+                if self.rto_at.is_none() {
+                    self.rto_at = Some(ctx.now + self.rtt.rto());
+                }
+                return;
+            }
+            TcpState::TimeWait => {
+                if self.ack_now {
+                    self.send_ack(ctx);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let mss = self.eff_mss();
+        // Loss recovery first (RFC 6675 §5): the retransmission an ACK asked for, then what
+        // NextSeg () picks while cwnd − pipe ≥ 1 SMSS; outside recovery, new data (and the
+        // go-back-N after a timeout) within min(cwnd, SND.WND).
+        let mut sent = self.transmit_recovery(ctx, mss);
+        if !self.scoreboard.in_recovery() {
+            sent |= self.send_new(ctx, mss);
+        }
+        // FIN when every byte before it has been sent.
+        if let Some(fin) = self.fin_seq() {
+            if self.snd_nxt == fin {
+                sent |= self.send_range(ctx, fin, 0);
+            }
+        }
+        if !sent && self.ack_now {
+            self.send_ack(ctx);
+        }
+        self.arm_timers(ctx);
+    }
+
+    /// Data from SND.NXT within the usable window (RFC 9293 §3.8.6.2.1).
+    fn send_new(&mut self, ctx: &mut Ctx<'_>, mss: u32) -> bool {
+        let mut sent = false;
+        for _ in 0..4096 {
+            // After an RTO, skip what the peer already SACKed (RFC 6675 §5.1).
+            self.skip_sacked();
+            let avail = self.send.available_from(self.snd_nxt) as u32;
+            if avail == 0 {
+                break;
+            }
+            let cwnd = u32::try_from(self.cc.cwnd()).unwrap_or(u32::MAX);
+            let wnd = cwnd.min(self.snd_wnd);
+            let in_flight = self.snd_nxt.distance_from(self.snd_una);
+            let usable = wnd.saturating_sub(in_flight);
+            let len = avail.min(usable).min(mss);
+            if len == 0 {
+                break;
+            }
+            let retransmission = self.snd_nxt.lt(self.snd_max);
+            // Sender SWS avoidance: a full segment; or all queued data (Nagle, if on, also
+            // wants nothing unacknowledged); or at least half the largest window the peer
+            // offered; or a retransmission.
+            let all_queued = len == avail;
+            let nagle_ok = !ctx.config.nagle || self.snd_nxt == self.snd_una;
+            let ok = len == mss
+                || (all_queued && nagle_ok)
+                || len >= self.max_snd_wnd / 2
+                || retransmission;
+            if !ok {
+                break;
+            }
+            let seq = self.snd_nxt;
+            if !self.send_range(ctx, seq, len) {
+                break;
+            }
+            sent = true;
+        }
+        sent
+    }
+
+    /// Sends `[seq, seq + len)` of the send buffer, with FIN if it ends at our FIN. Returns
+    /// whether the sink took it (a refused segment counts as lost: the RTO recovers it).
+    pub(crate) fn send_range(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, len: u32) -> bool {
+        let mut flags = TcpFlags::EMPTY;
+        let end_data = seq + len;
+        if len > 0 && end_data == self.send.end() {
+            flags.insert(TcpFlags::PSH);
+        }
+        let with_fin = self.fin_seq() == Some(end_data);
+        if with_fin {
+            flags.insert(TcpFlags::FIN);
+        }
+        let retransmission = seq.lt(self.snd_max);
+        let ok = self.emit(ctx, seq, flags, len as usize);
+        let end = end_data + u32::from(with_fin);
+        if end.gt(self.snd_nxt) {
+            self.snd_nxt = end;
+        }
+        if end.gt(self.snd_max) {
+            self.snd_max = end;
+        }
+        if retransmission {
+            ctx.stats.retransmits += 1;
+            self.stats.retransmits += 1;
+            self.stats.bytes_retransmitted += u64::from(len);
+            // Karn's rule (RFC 6298 §3): the timed segment was resent, its sample is void.
+            if let Some((timed_end, _)) = self.rtt_timed {
+                if seq.lt(timed_end) {
+                    self.rtt_timed = None;
+                }
+            }
+        } else {
+            self.stats.bytes_sent += u64::from(len);
+            if self.rtt_timed.is_none() && !self.ts_on && len > 0 {
+                self.rtt_timed = Some((end, SendTime::first_transmission(ctx.now)));
+            }
+        }
+        ok
+    }
+
+    /// RFC 6298 (5.1): the retransmission timer runs while data is outstanding; the persist
+    /// timer (RFC 9293 §3.8.6.1) while the peer's window is zero and data waits.
+    fn arm_timers(&mut self, ctx: &Ctx<'_>) {
+        let waiting = self.send.available_from(self.snd_nxt) > 0
+            || self.fin_seq().is_some_and(|f| self.snd_nxt.le(f));
+        if self.snd_wnd == 0 && waiting && self.rto_at.is_none() {
+            if self.persist_at.is_none() {
+                let shift = self.persist_backoff.min(16);
+                let interval = self
+                    .rtt
+                    .rto()
+                    .saturating_mul(1 << shift)
+                    .min(ctx.config.persist_max);
+                self.persist_at = Some(ctx.now + interval);
+            }
+        } else if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none()
+        {
+            self.rto_at = Some(ctx.now + self.rtt.rto());
+        }
+        if let Some(ka) = &ctx.config.keepalive {
+            if self.keepalive_at.is_none()
+                && matches!(self.state, TcpState::Established | TcpState::CloseWait)
+            {
+                self.keepalive_at = Some(self.last_rx + ka.idle);
+            }
+        }
+    }
+}

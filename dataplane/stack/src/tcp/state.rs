@@ -1,0 +1,148 @@
+//! Connection states (RFC 9293 §3.3.2), handles, errors and events of the socket API.
+
+use std::fmt;
+
+/// The state of a connection (RFC 9293 §3.3.2). LISTEN belongs to listeners
+/// ([`ListenerHandle`]); a connection is never in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TcpState {
+    /// Waiting for a connection request from any remote TCP (listeners only).
+    Listen,
+    /// Sent a SYN, waiting for the matching SYN.
+    SynSent,
+    /// Received and sent a SYN, waiting for the ACK of ours.
+    SynReceived,
+    /// Open; data flows both ways.
+    Established,
+    /// We closed; waiting for the ACK of our FIN or the peer's FIN.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// The peer closed; waiting for our application to close.
+    CloseWait,
+    /// Both closed at once (simultaneous close); waiting for the ACK of our FIN.
+    Closing,
+    /// The peer closed, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Both FINs acknowledged; waiting 2·MSL for stray segments to die out.
+    TimeWait,
+    /// No connection.
+    Closed,
+}
+
+impl TcpState {
+    /// Whether the state is synchronized (RFC 9293 §3.5: after the SYNs were exchanged).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            TcpState::Listen | TcpState::SynSent | TcpState::SynReceived | TcpState::Closed
+        )
+    }
+
+    /// Whether we may still receive data (the peer's FIN has not arrived).
+    pub fn can_receive_data(self) -> bool {
+        matches!(
+            self,
+            TcpState::SynReceived | TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        )
+    }
+
+    /// Whether the application may still queue data (we have not sent FIN).
+    pub fn can_queue_data(self) -> bool {
+        matches!(
+            self,
+            TcpState::SynSent | TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
+        )
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynReceived => "SYN-RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+            TcpState::Closed => "CLOSED",
+        };
+        f.write_str(name)
+    }
+}
+
+/// A connection, as the application holds it: a slot index plus the slot's generation, so a
+/// handle kept after its connection is gone never reaches the connection that reuses the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnHandle {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+/// A listener (a passive open, RFC 9293 §3.10.1), generation-checked like [`ConnHandle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerHandle {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+/// Why a socket call failed, or why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TcpError {
+    /// The handle is stale (its connection or listener is gone) or was closed by the application.
+    #[error("invalid or stale handle")]
+    InvalidHandle,
+    /// A listener or connection already uses the address.
+    #[error("address in use")]
+    AddrInUse,
+    /// No free ephemeral port for this remote address.
+    #[error("no free ephemeral port")]
+    NoEphemeralPort,
+    /// The connection table is full (`TcpConfig::max_connections`).
+    #[error("connection table full")]
+    TooManyConnections,
+    /// The call is not valid in the connection's state.
+    #[error("operation not valid in state {0}")]
+    InvalidState(TcpState),
+    /// The peer refused the connection (RST in SYN-SENT).
+    #[error("connection refused")]
+    ConnectionRefused,
+    /// The peer reset the connection (RST).
+    #[error("connection reset by peer")]
+    ConnectionReset,
+    /// Retransmissions (or keep-alives) went unanswered: the connection was given up
+    /// (RFC 9293 §3.8.3, RFC 1122 §4.2.3.5).
+    #[error("connection timed out")]
+    TimedOut,
+    /// The application aborted the connection.
+    #[error("connection aborted")]
+    Aborted,
+    /// A listen backlog of 0 or an unspecified port for `listen`.
+    #[error("invalid argument")]
+    InvalidArgument,
+}
+
+/// Something an application may want to act on, from [`Tcp::take_events`](super::Tcp::take_events).
+/// Events are edge-triggered hints: after one, calling the matching function (accept, recv,
+/// send, state) tells the current truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TcpEvent {
+    /// A listener has at least one connection ready to [`accept`](super::Tcp::accept).
+    Acceptable(ListenerHandle),
+    /// An active open completed (SYN-SENT → ESTABLISHED).
+    Connected(ConnHandle),
+    /// New data (or EOF) can be read.
+    Readable(ConnHandle),
+    /// Send-buffer space became free after a short write.
+    Writable(ConnHandle),
+    /// The peer sent FIN: after the buffered data, reads return EOF.
+    PeerClosed(ConnHandle),
+    /// The connection is fully closed (orderly, after TIME-WAIT or LAST-ACK).
+    Closed(ConnHandle),
+    /// The connection was reset or timed out; [`Tcp::error`](super::Tcp::error) says why.
+    Reset(ConnHandle),
+}
