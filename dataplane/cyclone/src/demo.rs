@@ -121,8 +121,10 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
         direction: Direction::Tx,
         ..FaultConfig::default()
     };
-    let file = File::create(&args.pcap)
-        .map_err(|source| DemoError::CaptureFile { path: args.pcap.clone(), source })?;
+    let file = File::create(&args.pcap).map_err(|source| DemoError::CaptureFile {
+        path: args.pcap.clone(),
+        source,
+    })?;
     let file = BufWriter::new(file);
     // The capture sits under the injector: it records what reaches the wire.
     let capture = PcapCapture::new(
@@ -150,7 +152,9 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
         let now = clock.now();
         wheel.advance(now, &mut |_, seq| due.push(seq));
         for seq in due.drain(..) {
-            let Some(mut buf) = queue_a.pool().alloc() else { continue };
+            let Some(mut buf) = queue_a.pool().alloc() else {
+                continue;
+            };
             if build_datagram(&mut buf, mac_a, mac_b, seq, args.payload).is_some() {
                 tx.push(buf);
                 report.sent += 1;
@@ -176,7 +180,10 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
             }
         }
         // Nothing due now: release what the injector holds back, then jump to the next event.
-        let next = [wheel.next_deadline(), port_b.next_arrival()].into_iter().flatten().min();
+        let next = [wheel.next_deadline(), port_b.next_arrival()]
+            .into_iter()
+            .flatten()
+            .min();
         match next {
             Some(t) if t > now => clock.advance_to(t),
             Some(_) => {}
@@ -207,14 +214,23 @@ fn build_datagram(
     let payload = buf.append(payload_len).ok()?;
     payload.fill(0xab);
     payload[..4].copy_from_slice(&seq.to_be_bytes());
-    let udp = UdpRepr { src_port: 4000, dst_port: 5000 };
+    let udp = UdpRepr {
+        src_port: 4000,
+        dst_port: 5000,
+    };
     buf.prepend(UdpRepr::HEADER_LEN).ok()?;
-    udp.emit(buf.data_mut(), SRC_IP, DST_IP, TxChecksum::Compute).ok()?;
+    udp.emit(buf.data_mut(), SRC_IP, DST_IP, TxChecksum::Compute)
+        .ok()?;
     let ip = Ipv4Repr::new(SRC_IP, DST_IP, IpProtocol::UDP, buf.len());
-    ip.emit(buf.prepend(Ipv4Repr::HEADER_LEN).ok()?, TxChecksum::Compute).ok()?;
-    let eth = EthernetRepr { src: src_mac, dst: dst_mac, ethertype: EtherType::IPV4, vlan: None };
+    ip.emit(buf.prepend(Ipv4Repr::HEADER_LEN).ok()?, TxChecksum::Compute)
+        .ok()?;
+    let eth = EthernetRepr {
+        src: src_mac,
+        dst: dst_mac,
+        ethertype: EtherType::IPV4,
+        vlan: None,
+    };
     eth.emit(buf.prepend(EthernetRepr::HEADER_LEN).ok()?).ok()
-
 }
 
 /// Parses a received frame in place; `None` if any layer rejects it (checksums included).
@@ -239,11 +255,22 @@ fn parse_datagram(buf: &PacketBuf) -> Option<u32> {
 
 /// Prints the report for a person.
 pub fn print(report: &DemoReport, args: &DemoArgs) {
-    println!("cyclone demo: {} UDP datagrams of {} bytes, port A → port B over an in-memory link", args.datagrams, args.payload);
+    println!(
+        "cyclone demo: {} UDP datagrams of {} bytes, port A → port B over an in-memory link",
+        args.datagrams, args.payload
+    );
     println!("  link: 20 µs latency, 10 Gbit/s, faults on A's tx: drop {}, duplicate {}, reorder {}, corrupt {} (seed {})", args.drop, args.duplicate, args.reorder, args.corrupt, args.seed);
     println!("  sent {} | frames received {} | delivered {} | duplicates {} | out of order {} | rejected by checksums {} | missing {}",
         report.sent, report.received_frames, report.delivered, report.duplicates, report.out_of_order, report.rejected, report.missing);
-    println!("  injector: dropped {}, duplicated {}, corrupted {}", report.fault_dropped, report.fault_duplicated, report.fault_corrupted);
-    println!("  virtual time {:?}; {} frames captured to {} (try: tcpdump -nn -r {} | head)",
-        report.virtual_time, report.pcap_frames, args.pcap.display(), args.pcap.display());
+    println!(
+        "  injector: dropped {}, duplicated {}, corrupted {}",
+        report.fault_dropped, report.fault_duplicated, report.fault_corrupted
+    );
+    println!(
+        "  virtual time {:?}; {} frames captured to {} (try: tcpdump -nn -r {} | head)",
+        report.virtual_time,
+        report.pcap_frames,
+        args.pcap.display(),
+        args.pcap.display()
+    );
 }

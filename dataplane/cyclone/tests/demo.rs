@@ -11,7 +11,10 @@ fn args(seed: u64, name: &str) -> DemoArgs {
         reorder: 0.03,
         corrupt: 0.01,
         seed,
-        pcap: std::env::temp_dir().join(format!("cyclone-demo-test-{}-{name}.pcap", std::process::id())),
+        pcap: std::env::temp_dir().join(format!(
+            "cyclone-demo-test-{}-{name}.pcap",
+            std::process::id()
+        )),
     }
 }
 
@@ -24,16 +27,31 @@ fn every_datagram_is_accounted_for_and_the_run_replays() {
     assert_eq!(first, again, "the same seed gives the same run");
 
     assert_eq!(first.sent, 5_000);
-    assert_eq!(first.received_frames, first.sent - first.fault_dropped + first.fault_duplicated);
-    assert_eq!(first.pcap_frames, first.received_frames, "the capture sees what reaches the wire");
+    assert_eq!(
+        first.received_frames,
+        first.sent - first.fault_dropped + first.fault_duplicated
+    );
+    assert_eq!(
+        first.pcap_frames, first.received_frames,
+        "the capture sees what reaches the wire"
+    );
     assert_eq!(first.delivered + first.missing, first.sent);
-    assert_eq!(first.received_frames, first.delivered + first.duplicates + first.rejected);
+    assert_eq!(
+        first.received_frames,
+        first.delivered + first.duplicates + first.rejected
+    );
     // A duplicate whose copy was also corrupted is rejected rather than counted twice.
     assert!(first.duplicates <= first.fault_duplicated);
     assert!(first.duplicates + first.rejected >= first.fault_duplicated);
-    assert!(first.rejected <= first.fault_corrupted, "only corrupted frames are rejected");
+    assert!(
+        first.rejected <= first.fault_corrupted,
+        "only corrupted frames are rejected"
+    );
     assert!(first.fault_dropped > 0 && first.fault_duplicated > 0 && first.fault_corrupted > 0);
-    assert!(first.out_of_order > 0, "reordering is visible to the receiver");
+    assert!(
+        first.out_of_order > 0,
+        "reordering is visible to the receiver"
+    );
 
     let b = args(8, "b");
     let other = run(&b).expect("demo runs");
@@ -47,7 +65,10 @@ fn a_clean_link_delivers_everything_in_order() {
     (a.drop, a.duplicate, a.reorder, a.corrupt) = (0.0, 0.0, 0.0, 0.0);
     let report = run(&a).expect("demo runs");
     let _ = std::fs::remove_file(&a.pcap);
-    assert_eq!((report.delivered, report.missing, report.out_of_order), (5_000, 0, 0));
+    assert_eq!(
+        (report.delivered, report.missing, report.out_of_order),
+        (5_000, 0, 0)
+    );
 }
 
 #[test]

@@ -1,0 +1,281 @@
+//! Serving HTTP/1.1 over the stack's TCP: glue between TCP events and the sans-IO
+//! [`cyclone_http::Connection`] state machines.
+//!
+//! Per loop iteration, after `Interface::poll`: take TCP's events, accept new connections, and
+//! for every connection that an event or a timer touched, move bytes TCP → HTTP (keeping what
+//! HTTP did not take: backpressure), HTTP → TCP (as much as the send buffer takes; large files
+//! stream as it drains), and close when HTTP says so: shutdown first so the response is
+//! delivered, then close once the peer has closed too (or after a linger time, abort).
+//! Only touched connections are visited, so 10,000 idle keep-alive connections cost nothing.
+
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cyclone_http::{Connection, Server};
+use cyclone_pmd::Timestamp;
+use cyclone_stack::tcp::{ConnHandle, ListenerHandle, Tcp, TcpError, TcpEvent};
+use cyclone_stack::timer::{TimerHandle, TimerWheel};
+
+/// How long a connection we shut down may wait for the peer's FIN before it is aborted.
+const LINGER: Duration = Duration::from_secs(5);
+/// Bytes read from TCP per `recv` call.
+const READ_CHUNK: usize = 16 * 1024;
+
+struct HttpConn {
+    http: Connection,
+    /// Received bytes HTTP has not taken yet (it applies backpressure).
+    inbox: Vec<u8>,
+    timer: Option<TimerHandle>,
+    /// We sent FIN (`shutdown`) and wait for the peer's.
+    shut_down: bool,
+    /// `on_peer_closed` was delivered.
+    eof_delivered: bool,
+    linger_until: Option<Timestamp>,
+}
+
+/// Counters of the HTTP service.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HttpServiceStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections that ended (closed, reset or aborted).
+    pub ended: u64,
+    /// Connections aborted because the peer did not close after our FIN.
+    pub lingered_out: u64,
+    /// Connections reset by the peer or timed out in TCP.
+    pub reset: u64,
+}
+
+/// An HTTP server bound to one TCP listener of one stack instance.
+pub struct HttpService {
+    server: Arc<Server>,
+    listener: ListenerHandle,
+    conns: HashMap<ConnHandle, HttpConn>,
+    timers: TimerWheel<ConnHandle>,
+    events: Vec<TcpEvent>,
+    touched: Vec<ConnHandle>,
+    scratch: Vec<u8>,
+    stats: HttpServiceStats,
+}
+
+impl std::fmt::Debug for HttpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpService")
+            .field("listener", &self.listener)
+            .field("connections", &self.conns.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl HttpService {
+    /// Listens on `addr` and serves `server` there.
+    pub fn new(
+        tcp: &mut Tcp,
+        addr: SocketAddrV4,
+        backlog: usize,
+        server: Arc<Server>,
+        now: Timestamp,
+    ) -> Result<HttpService, TcpError> {
+        let listener = tcp.listen(addr, backlog)?;
+        Ok(HttpService {
+            server,
+            listener,
+            conns: HashMap::new(),
+            timers: TimerWheel::new(Duration::from_millis(1), now),
+            events: Vec::new(),
+            touched: Vec::new(),
+            scratch: vec![0; READ_CHUNK],
+            stats: HttpServiceStats::default(),
+        })
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> HttpServiceStats {
+        self.stats
+    }
+
+    /// Requests answered so far, summed over open connections (closed ones are in `stats`).
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    /// When the service next needs a poll (an HTTP or linger timer), if ever.
+    pub fn poll_at(&self) -> Option<Timestamp> {
+        self.timers.next_deadline()
+    }
+
+    /// Handles TCP's events and expired timers. Call after `Interface::poll`, then poll the
+    /// interface again (or next iteration) to send what this queued.
+    pub fn poll(&mut self, now: Timestamp, tcp: &mut Tcp) {
+        tcp.take_events(&mut self.events);
+        let mut events = std::mem::take(&mut self.events);
+        for event in events.drain(..) {
+            match event {
+                TcpEvent::Acceptable(l) if l == self.listener => {
+                    while let Some(c) = tcp.accept(l) {
+                        self.stats.accepted += 1;
+                        self.conns.insert(
+                            c,
+                            HttpConn {
+                                http: Connection::new(self.server.clone(), now),
+                                inbox: Vec::new(),
+                                timer: None,
+                                shut_down: false,
+                                eof_delivered: false,
+                                linger_until: None,
+                            },
+                        );
+                        self.touched.push(c);
+                    }
+                }
+                TcpEvent::Acceptable(_) | TcpEvent::Connected(_) => {}
+                TcpEvent::Readable(c) | TcpEvent::Writable(c) | TcpEvent::PeerClosed(c) => {
+                    self.touched.push(c)
+                }
+                TcpEvent::Closed(c) => self.forget(c),
+                TcpEvent::Reset(c) => {
+                    if self.conns.contains_key(&c) {
+                        self.stats.reset += 1;
+                    }
+                    self.forget(c);
+                }
+            }
+        }
+        self.events = events;
+
+        let timers = &mut self.timers;
+        let touched = &mut self.touched;
+        timers.advance(now, |_, c| touched.push(c));
+        let mut touched = std::mem::take(&mut self.touched);
+        for c in touched.drain(..) {
+            self.service(now, tcp, c);
+        }
+        self.touched = touched;
+    }
+
+    fn forget(&mut self, c: ConnHandle) {
+        if let Some(conn) = self.conns.remove(&c) {
+            self.stats.ended += 1;
+            if let Some(t) = conn.timer {
+                self.timers.cancel(t);
+            }
+        }
+    }
+
+    /// Moves bytes both ways for one connection and decides whether it ends.
+    fn service(&mut self, now: Timestamp, tcp: &mut Tcp, c: ConnHandle) {
+        let Some(conn) = self.conns.get_mut(&c) else {
+            return;
+        };
+        if let Err(end) = pump(now, tcp, c, conn, &mut self.scratch) {
+            match end {
+                End::Closed => {}
+                End::Lingered => self.stats.lingered_out += 1,
+                End::Error => self.stats.reset += 1,
+            }
+            self.forget(c);
+            return;
+        }
+        // (Re)arm the connection's timer at the earliest of HTTP's deadline and the linger.
+        let deadline = [conn.http.poll_timeout(), conn.linger_until]
+            .into_iter()
+            .flatten()
+            .min();
+        match (conn.timer, deadline) {
+            (Some(t), Some(d)) => {
+                if !self.timers.reset(t, d) {
+                    conn.timer = Some(self.timers.arm(d, c));
+                }
+            }
+            (None, Some(d)) => conn.timer = Some(self.timers.arm(d, c)),
+            (Some(t), None) => {
+                self.timers.cancel(t);
+                conn.timer = None;
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+/// Why a connection left the service.
+enum End {
+    Closed,
+    Lingered,
+    Error,
+}
+
+fn pump(
+    now: Timestamp,
+    tcp: &mut Tcp,
+    c: ConnHandle,
+    conn: &mut HttpConn,
+    scratch: &mut [u8],
+) -> Result<(), End> {
+    if conn.http.poll_timeout().is_some_and(|t| t <= now) {
+        conn.http.on_timeout(now);
+    }
+    if conn.linger_until.is_some_and(|t| t <= now) {
+        let _ = tcp.abort(c);
+        return Err(End::Lingered);
+    }
+    // TCP → HTTP, leftovers first.
+    if !conn.inbox.is_empty() {
+        let n = conn.http.on_recv(now, &conn.inbox);
+        conn.inbox.drain(..n);
+    }
+    while conn.inbox.is_empty() && conn.http.accepts_input() {
+        let got = tcp.recv(c, scratch).map_err(|_| End::Error)?;
+        if got == 0 {
+            break;
+        }
+        let data = &scratch[..got];
+        let taken = conn.http.on_recv(now, data);
+        if taken < got {
+            conn.inbox.extend_from_slice(&data[taken..]);
+        }
+    }
+    if !conn.eof_delivered
+        && conn.inbox.is_empty()
+        && tcp.peer_closed(c)
+        && tcp.recv_available(c) == 0
+    {
+        conn.http.on_peer_closed();
+        conn.eof_delivered = true;
+    }
+    // HTTP → TCP, as much as the send buffer takes.
+    loop {
+        let out = conn.http.pending_output();
+        if out.is_empty() {
+            break;
+        }
+        let len = out.len();
+        let sent = tcp.send(c, out).map_err(|_| End::Error)?;
+        conn.http.consume(now, sent);
+        if sent < len {
+            break;
+        }
+    }
+    // Closing: FIN once the response is queued; full close once the peer has closed too.
+    if conn.http.should_close() {
+        if tcp.peer_closed(c) {
+            // Discard anything still unread so close() is orderly rather than a reset.
+            while tcp.recv(c, scratch).map_err(|_| End::Error)? > 0 {}
+            tcp.close(c).map_err(|_| End::Error)?;
+            return Err(End::Closed);
+        }
+        if !conn.shut_down {
+            tcp.shutdown(c).map_err(|_| End::Error)?;
+            conn.shut_down = true;
+            conn.linger_until = Some(now + LINGER);
+        }
+    }
+    Ok(())
+}
