@@ -63,6 +63,9 @@ pub enum LabError {
     /// An interface's configuration.
     #[error(transparent)]
     Interface(#[from] ConfigError),
+    /// A TCP call failed.
+    #[error("TCP: {0}")]
+    Tcp(cyclone_stack::tcp::TcpError),
     /// Nothing can happen any more, but the caller is not done.
     #[error("the lab stalled at {0:?}: no frame in flight and no timer armed")]
     Stalled(Timestamp),

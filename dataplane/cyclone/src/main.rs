@@ -23,20 +23,28 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo(args) => match cyclone::demo::run(&args) {
-            Ok(report) => {
-                cyclone::demo::print(&report, &args);
-                ExitCode::SUCCESS
+        Command::Demo(args) => {
+            let link = cyclone::demo::run(&args).map(|r| cyclone::demo::print(&r, &args));
+            if let Err(e) = link {
+                return fail("cyclone demo", &e);
             }
-            Err(e) => {
-                eprintln!("cyclone demo: {e}");
-                let mut source = std::error::Error::source(&e);
-                while let Some(cause) = source {
-                    eprintln!("  caused by: {cause}");
-                    source = cause.source();
-                }
-                ExitCode::FAILURE
+            println!();
+            match cyclone::demo::run_stack(&args) {
+                Ok(r) => cyclone::demo::print_stack(&r),
+                Err(e) => return fail("cyclone demo", &e),
             }
-        },
+            ExitCode::SUCCESS
+        }
     }
+}
+
+/// Prints an error with its chain of causes and returns failure.
+fn fail(what: &str, e: &dyn std::error::Error) -> ExitCode {
+    eprintln!("{what}: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    ExitCode::FAILURE
 }

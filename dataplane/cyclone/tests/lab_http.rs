@@ -4,12 +4,12 @@
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
+use cyclone::app::client::HttpClient;
 use cyclone::app::http::HttpService;
 use cyclone::http::apps::{install_builtin, static_files::StaticFiles};
 use cyclone::http::{Router, Server, ServerConfig};
 use cyclone::lab::{Lab, LabConfig};
 use cyclone::pmd::fault::FaultConfig;
-use cyclone::stack::tcp::ConnHandle;
 
 struct Site {
     root: std::path::PathBuf,
@@ -40,34 +40,6 @@ fn server(root: &std::path::Path) -> Arc<Server> {
     Arc::new(Server::new(ServerConfig::default(), router))
 }
 
-/// Splits complete HTTP responses off the front of `buf`: (status, body) each.
-fn take_responses(buf: &mut Vec<u8>) -> Vec<(u16, Vec<u8>)> {
-    let mut out = Vec::new();
-    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-        let head = String::from_utf8_lossy(&buf[..end]).to_string();
-        let status: u16 = head[9..12].parse().unwrap();
-        let len: usize = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse().unwrap())
-            })
-            .unwrap_or(0);
-        if status == 100 {
-            buf.drain(..end + 4);
-            continue;
-        }
-        if buf.len() < end + 4 + len {
-            break;
-        }
-        let body = buf[end + 4..end + 4 + len].to_vec();
-        buf.drain(..end + 4 + len);
-        out.push((status, body));
-    }
-    out
-}
-
 /// Sends `request` on a new connection from host 0 and collects `expect` responses.
 fn exchange(
     lab: &mut Lab,
@@ -78,43 +50,30 @@ fn exchange(
     let now = lab.now();
     let server = SocketAddrV4::new(lab.hosts[1].addr, 80);
     let local = SocketAddrV4::new(lab.hosts[0].addr, 0);
-    let conn: ConnHandle = lab.hosts[0]
+    let conn = lab.hosts[0]
         .iface
         .tcp_mut()
         .connect(now, local, server)
         .unwrap();
-    let mut sent = 0;
-    let mut inbox = Vec::new();
-    let mut responses = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut client = HttpClient::new(conn);
+    client.send(request);
     let service_at = std::cell::Cell::new(None);
     lab.run_until(
         5_000_000,
         |lab| {
-            let now = lab.now();
-            service.poll(now, lab.hosts[1].iface.tcp_mut());
+            service.poll(lab.now(), lab.hosts[1].iface.tcp_mut());
             service_at.set(service.poll_at());
-            let tcp = lab.hosts[0].iface.tcp_mut();
-            while sent < request.len() {
-                match tcp.send(conn, &request[sent..]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sent += n,
-                }
-            }
-            while let Ok(n) = tcp.recv(conn, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                inbox.extend_from_slice(&buf[..n]);
-            }
-            responses.extend(take_responses(&mut inbox));
-            responses.len() >= expect
+            client.pump(lab.hosts[0].iface.tcp_mut()).unwrap_or(0) >= expect
         },
         |_| service_at.get(),
     )
     .expect("responses arrive");
     let _ = lab.hosts[0].iface.tcp_mut().close(conn);
-    responses
+    client
+        .take_responses()
+        .into_iter()
+        .map(|r| (r.status, r.body))
+        .collect()
 }
 
 fn lab_and_service(faults: FaultConfig, root: &std::path::Path) -> (Lab, HttpService) {

@@ -22,18 +22,35 @@ proptest! {
 #[test]
 fn handshake_and_data_input() {
     let mut data = vec![
-        0b0100_0000, 0, // config: 700-byte receive buffer, MSS 536, no options
-        0, 0, 0, 0, // peer ISN 0
+        0b0100_0000,
+        0, // config: 700-byte receive buffer, MSS 536, no options
+        0,
+        0,
+        0,
+        0, // peer ISN 0
         // SYN (flags 1), seq = peer.nxt, ack = our_high, window 65535, no payload.
-        0, 1, 0,
+        0,
+        1,
+        0,
         // ACK (2), seq = peer.nxt, ack = our_high.
-        0, 2, 0,
+        0,
+        2,
+        0,
         // ACK with 100 bytes of data (sel bit 7, length byte 100).
-        0, 2, 0x80, 100,
+        0,
+        2,
+        0x80,
+        100,
         // send 37 bytes from the app, then read.
-        204, 1, 206, 5,
+        204,
+        1,
+        206,
+        5,
         // Time passes (1 s), then FIN.
-        165, 0, 6, 0,
+        165,
+        0,
+        6,
+        0,
     ];
     data.extend_from_slice(&[165, 165, 165]);
     cyclone_stack::tcp::fuzz_tcp_segments(&data);

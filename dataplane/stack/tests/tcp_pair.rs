@@ -24,6 +24,14 @@ impl SegmentSink for Outbox {
         repr: &TcpRepr,
         payload: [&[u8]; 2],
     ) -> bool {
+        // Like a link with a 1500-byte MTU: the TCP header with options plus the data must
+        // fit in 1480 bytes, or the interface refuses the segment.
+        let len = payload[0].len() + payload[1].len();
+        assert!(
+            repr.header_len() + len <= 1480,
+            "segment of {} header + {len} data bytes exceeds the MTU: {repr:?}",
+            repr.header_len()
+        );
         self.0
             .push((src, dst, *repr, [payload[0], payload[1]].concat()));
         true
@@ -360,4 +368,39 @@ fn abort_resets_the_peer() {
     let mut events = Vec::new();
     net.b.take_events(&mut events);
     assert!(events.contains(&TcpEvent::Reset(s)));
+}
+
+/// Both directions at once under loss: ACKs ride on data segments with SACK blocks, which
+/// must still fit the MTU (the sink asserts it) — RFC 6691.
+#[test]
+fn lossy_transfer_in_both_directions_at_once_keeps_segments_within_the_mtu() {
+    let mut net = Net::new(TcpConfig::default());
+    let (c, s) = establish(&mut net);
+    net.loss = 0.05;
+    net.reorder = 0.02;
+    net.rng = fastrand::Rng::with_seed(21);
+    let up = pattern(512 * 1024, 1);
+    let down = pattern(512 * 1024, 2);
+    let (mut sent, mut got) = ([0usize; 2], [Vec::new(), Vec::new()]);
+    let mut buf = vec![0u8; 65536];
+    let ok = net.run_until(Duration::from_secs(600), |n| {
+        for (i, (tcp, tx, rx, data)) in [(&mut n.a, c, c, &up), (&mut n.b, s, s, &down)]
+            .into_iter()
+            .enumerate()
+        {
+            if sent[i] < data.len() {
+                sent[i] += tcp.send(tx, &data[sent[i]..]).unwrap();
+            }
+            loop {
+                let k = tcp.recv(rx, &mut buf).unwrap();
+                if k == 0 {
+                    break;
+                }
+                got[i].extend_from_slice(&buf[..k]);
+            }
+        }
+        got[0].len() == down.len() && got[1].len() == up.len()
+    });
+    assert!(ok, "stalled at {} and {} bytes", got[0].len(), got[1].len());
+    assert_eq!((&got[0], &got[1]), (&down, &up));
 }

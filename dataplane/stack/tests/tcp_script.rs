@@ -13,7 +13,7 @@
 //! - OPTIONS: `mss N`, `sackOK`, `TS val N ecr N`, `nop`, `wscale N`, `sack L:R L:R` (ours,
 //!   relative).
 //! - Header lines change the config: `%delack MS`, `%timewait MS`, `%nosack`, `%nots`,
-//!   `%synack_retries N`, `%keepalive IDLE_MS INTERVAL_MS COUNT`, and `%remote IP:PORT` (the
+//!   `%synack_retries N`, `%max_retransmits N`, `%keepalive IDLE_MS INTERVAL_MS COUNT`, and `%remote IP:PORT` (the
 //!   peer's address, 192.0.2.1:8080 by default).
 //!
 //! At the end, every segment we sent must have been matched.
@@ -41,7 +41,10 @@ impl SegmentSink for Recorder {
         payload: [&[u8]; 2],
     ) -> bool {
         if std::env::var_os("TCP_TRACE").is_some() {
-            eprintln!("{:?} out {:?} seq={} ack={}", self.1, repr.flags, repr.seq, repr.ack);
+            eprintln!(
+                "{:?} out {:?} seq={} ack={}",
+                self.1, repr.flags, repr.seq, repr.ack
+            );
         }
         self.0
             .push((self.1, *repr, payload[0].len() + payload[1].len()));
@@ -283,8 +286,14 @@ impl Runner {
                     options: self.options_in(seg.options.as_deref().unwrap_or(&[]))?,
                 };
                 let payload = vec![0u8; seg.len];
-                self.tcp
-                    .input(self.now, *self.remote.ip(), LOCAL, &repr, &payload, &mut self.out);
+                self.tcp.input(
+                    self.now,
+                    *self.remote.ip(),
+                    LOCAL,
+                    &repr,
+                    &payload,
+                    &mut self.out,
+                );
                 self.tcp.poll(self.now, &mut self.out);
             }
             ">" => {
@@ -457,6 +466,7 @@ fn run_script(text: &str) -> Result<(), String> {
                 "nosack" => config.sack = false,
                 "nots" => config.timestamps = false,
                 "synack_retries" => config.synack_retries = arg(1)? as u32,
+                "max_retransmits" => config.max_retransmits = arg(1)? as u32,
                 "keepalive" => {
                     config.keepalive = Some(KeepAlive {
                         idle: ms(1)?,
@@ -466,7 +476,9 @@ fn run_script(text: &str) -> Result<(), String> {
                 }
                 "remote" => {
                     let w = words.get(1).ok_or("%remote: missing IP:PORT")?;
-                    remote = w.parse().map_err(|_| format!("%remote: bad address {w:?}"))?;
+                    remote = w
+                        .parse()
+                        .map_err(|_| format!("%remote: bad address {w:?}"))?;
                 }
                 _ => return Err(format!("unknown header {k}")),
             }

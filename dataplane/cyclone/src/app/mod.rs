@@ -1,6 +1,8 @@
 //! Applications that run on a stack instance: each is polled after the interface, on the same
 //! thread, with the same `now`.
 //!
+//! - [`client`]: a small HTTP/1.1 client on the stack's TCP (demo, tests, benchmarks).
 //! - [`http`]: serves a `cyclone_http::Server` (static files, echo, health, metrics) over TCP.
 
+pub mod client;
 pub mod http;

@@ -133,6 +133,8 @@ pub(crate) struct Conn {
     pub syn_timed_out: bool,
     pub persist_at: Option<Timestamp>,
     pub persist_backoff: u32,
+    /// Zero-window probes sent since the peer last sent anything.
+    pub probes_unanswered: u32,
     pub keepalive_at: Option<Timestamp>,
     pub keepalive_probes: u32,
     pub timewait_at: Option<Timestamp>,
@@ -225,6 +227,7 @@ impl Conn {
             syn_timed_out: false,
             persist_at: None,
             persist_backoff: 0,
+            probes_unanswered: 0,
             keepalive_at: None,
             keepalive_probes: 0,
             timewait_at: None,
@@ -382,7 +385,15 @@ impl Conn {
         flags: TcpFlags,
         len: usize,
     ) -> bool {
-        let repr = self.header(ctx, seq, flags);
+        let mut repr = self.header(ctx, seq, flags);
+        // RFC 6691 §2: options and data together must fit the MSS, so a data segment that
+        // carries SACK blocks (our ACK piggybacked on data) sends fewer blocks, most recent
+        // kept; pure ACKs always have room for them.
+        let room = usize::from(self.snd_mss).saturating_sub(len);
+        while repr.options.len() > room && !repr.options.sack.is_empty() {
+            let blocks = repr.options.sack.as_slice();
+            repr.options.sack = SackBlocks::from_slice(&blocks[..blocks.len() - 1]);
+        }
         let payload = self.send.slice(seq, len);
         let ok = ctx
             .out
@@ -450,7 +461,8 @@ impl Conn {
         self.timewait_at = None;
     }
 
-    /// Enters TIME-WAIT for 2·MSL (RFC 9293 §3.10.7.4, eighth step).
+    /// Enters TIME-WAIT for 2·MSL (RFC 9293 §3.10.7.4, eighth step). The application hears
+    /// `Closed` now: see [`super::TcpEvent::Closed`] for why not when TIME-WAIT ends.
     pub(crate) fn enter_time_wait(&mut self, now: Timestamp, config: &TcpConfig) {
         self.state = TcpState::TimeWait;
         self.rto_at = None;

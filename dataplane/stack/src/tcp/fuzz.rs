@@ -166,10 +166,25 @@ impl Checker {
         if f.contains(TcpFlags::SYN) {
             assert!(payload.is_empty(), "data on our SYN-ACK");
             let seq = SeqNum(repr.seq);
-            let base = SeqNum(repr.ack);
-            let same = self
-                .current()
-                .is_some_and(|s| s.iss == seq && s.base == base);
+            // IRS + 1: from the SYN being answered (the SYN-ACK's ACK also covers text that
+            // came with the SYN), or the current session's for a retransmission.
+            // (A SYN that hits an existing SYN-RECEIVED connection only makes it repeat its
+            // SYN-ACK: then the ACK does not fit the new SYN.)
+            let syn_in = self
+                .last_input
+                .filter(|(r, _)| {
+                    r.flags.contains(TcpFlags::SYN) && !r.flags.contains(TcpFlags::ACK)
+                })
+                .map(|(r, len)| (SeqNum(r.seq) + 1u32, len))
+                .filter(|(base, len)| SeqNum(repr.ack).distance_from(*base) as usize <= *len)
+                .map(|(base, _)| base);
+            let current = self.current().map(|s| (s.iss, s.base));
+            let base = match (syn_in, current) {
+                (Some(base), _) => base,
+                (None, Some((iss, base))) if iss == seq => base,
+                _ => panic!("a SYN-ACK answering no SYN: {repr:?}"),
+            };
+            let same = current == Some((seq, base));
             if !same {
                 let mut session = Session {
                     iss: seq,
@@ -412,7 +427,10 @@ fn check_tcp(tcp: &Tcp, checker: &Checker) {
             conn.recv.held(),
             conn.recv.capacity()
         );
-        assert!(conn.send.len() <= tcp.config.send_buffer, "send buffer over");
+        assert!(
+            conn.send.len() <= tcp.config.send_buffer,
+            "send buffer over"
+        );
         assert!(
             conn.snd_una.le(conn.snd_nxt) && conn.snd_nxt.le(conn.snd_max),
             "SND.UNA {} SND.NXT {} SND.MAX {}",
@@ -421,8 +439,7 @@ fn check_tcp(tcp: &Tcp, checker: &Checker) {
             conn.snd_max
         );
         assert!(
-            conn.snd_max.distance_from(conn.snd_una) as usize
-                <= conn.send.len() + 2,
+            conn.snd_max.distance_from(conn.snd_una) as usize <= conn.send.len() + 2,
             "more in flight than queued"
         );
     }
@@ -601,8 +618,7 @@ pub fn fuzz_tcp_segments(data: &[u8]) {
                         } else {
                             tcp.close(h)
                         };
-                        if let Some(s) = checker.sessions.iter_mut().find(|s| s.handle == Some(h))
-                        {
+                        if let Some(s) = checker.sessions.iter_mut().find(|s| s.handle == Some(h)) {
                             s.closed = true;
                         }
                     }
@@ -613,7 +629,13 @@ pub fn fuzz_tcp_segments(data: &[u8]) {
         }
         // The application: accept, drain events.
         while let Some(h) = tcp.accept(listener) {
-            if checker.sessions.iter().filter(|s| s.handle.is_some()).count() >= MAX_APPS {
+            if checker
+                .sessions
+                .iter()
+                .filter(|s| s.handle.is_some())
+                .count()
+                >= MAX_APPS
+            {
                 let _ = tcp.abort(h);
                 continue;
             }
@@ -648,7 +670,11 @@ pub fn fuzz_tcp_segments(data: &[u8]) {
         check_tcp(&tcp, &checker);
     }
     if std::env::var_os("CYCLONE_FUZZ_STATS").is_some() {
-        let accepted = checker.sessions.iter().filter(|s| s.handle.is_some()).count();
+        let accepted = checker
+            .sessions
+            .iter()
+            .filter(|s| s.handle.is_some())
+            .count();
         let delivered: u64 = checker.sessions.iter().map(|s| s.delivered).sum();
         let queued: u64 = checker.sessions.iter().map(|s| s.queued).sum();
         eprintln!(

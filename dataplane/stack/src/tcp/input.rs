@@ -17,19 +17,20 @@ impl Conn {
     pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, repr: &TcpRepr, payload: &[u8]) {
         self.stats.segments_in += 1;
         self.last_rx = ctx.now;
+        self.probes_unanswered = 0;
         if self.keepalive_at.is_some() || self.keepalive_probes > 0 {
             self.keepalive_probes = 0;
             self.keepalive_at = None;
         }
         match self.state {
-            TcpState::SynSent => self.on_syn_sent(ctx, repr),
+            TcpState::SynSent => self.on_syn_sent(ctx, repr, payload),
             TcpState::Closed | TcpState::Listen => {}
             _ => self.on_synchronized(ctx, repr, payload),
         }
     }
 
     /// RFC 9293 §3.10.7.3.
-    fn on_syn_sent(&mut self, ctx: &mut Ctx<'_>, repr: &TcpRepr) {
+    fn on_syn_sent(&mut self, ctx: &mut Ctx<'_>, repr: &TcpRepr, payload: &[u8]) {
         let flags = repr.flags;
         let seg_ack = SeqNum(repr.ack);
         let seq = SeqNum(repr.seq);
@@ -84,14 +85,44 @@ impl Conn {
             self.rtt_from_ack(ctx, repr, seg_ack);
             self.handshake_done(ctx);
             self.events |= ev::CONNECTED | ev::WRITABLE;
-            // "form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it".
+            // "form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it" — and
+            // "If there are other controls or text in the segment, then continue processing at
+            // the sixth step under Section 3.10.7.4": the text of a SYN,ACK is kept.
             self.ack_now = true;
+            if !payload.is_empty() {
+                self.accept_text(ctx, seq + 1u32, payload, false);
+            }
         } else {
-            // Simultaneous open (RFC 9293 §3.5, figure 8): SYN-RECEIVED, send SYN,ACK.
+            // Simultaneous open (RFC 9293 §3.5, figure 8): SYN-RECEIVED, send SYN,ACK. "If
+            // there are other controls or text in the segment, queue them for processing after
+            // the ESTABLISHED state has been reached".
             self.set_state(TcpState::SynReceived);
+            self.queue_syn_text(ctx, seq, payload);
             let iss = self.iss;
             self.emit(ctx, iss, TcpFlags::SYN, 0);
         }
+    }
+
+    /// The text of a SYN that moved us to SYN-RECEIVED (from LISTEN, RFC 9293 §3.10.7.2, or
+    /// SYN-SENT, §3.10.7.3): "queue them for processing after the ESTABLISHED state has been
+    /// reached". It is stored in order after IRS (and so acknowledged by the SYN,ACK, which
+    /// spares the peer a retransmission); the application sees it once ESTABLISHED
+    /// (`handshake_done` raises READABLE, and `recv` returns nothing before). A FIN on a SYN
+    /// is not kept: the peer retransmits it. The text is trimmed to the window we would offer.
+    pub(crate) fn queue_syn_text(&mut self, ctx: &mut Ctx<'_>, syn_seq: SeqNum, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        let room = self.rcv_window() as usize;
+        let data = payload.get(..payload.len().min(room)).unwrap_or(&[]);
+        if data.is_empty() {
+            return;
+        }
+        let pending = self.events & ev::READABLE;
+        self.accept_text(ctx, syn_seq + 1u32, data, false);
+        // No READABLE before ESTABLISHED.
+        self.events = (self.events & !ev::READABLE) | pending;
+        self.ack_now = true;
     }
 
     /// Common to both ways into ESTABLISHED.
@@ -105,6 +136,10 @@ impl Conn {
             self.rtt.on_handshake_after_syn_timeout();
         }
         self.send.set_start(self.iss + 1u32);
+        if self.recv.len() > 0 {
+            // Text that came with a SYN (`queue_syn_text`) is readable from now on.
+            self.events |= ev::READABLE;
+        }
     }
 
     /// An RTT sample from an ACK that acknowledges new data (RFC 6298 §3 with Karn's rule, or

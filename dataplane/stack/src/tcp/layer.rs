@@ -346,7 +346,12 @@ impl Tcp {
         conn.in_syn_queue = true;
         self.stats.passive_opens += 1;
         let handle = self.insert_conn(conn);
-        self.with_conn(handle, out, |conn, ctx| conn.transmit(ctx));
+        self.with_conn(handle, out, |conn, ctx| {
+            // "Note that any other incoming control or data (combined with SYN) will be
+            // processed in the SYN-RECEIVED state" (RFC 9293 §3.10.7.2): text is kept.
+            conn.queue_syn_text(ctx, seq, payload);
+            conn.transmit(ctx);
+        });
     }
 
     /// Sends what is pending and runs expired timers.

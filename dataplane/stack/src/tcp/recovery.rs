@@ -139,6 +139,7 @@ impl Conn {
         if ack.ge(self.snd_una)
             && (self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)))
         {
+            let was_closed = self.snd_wnd == 0;
             self.snd_wnd = window;
             self.snd_wl1 = seq;
             self.snd_wl2 = ack;
@@ -146,6 +147,12 @@ impl Conn {
             if window > 0 {
                 self.persist_at = None;
                 self.persist_backoff = 0;
+                if was_closed && self.snd_nxt.gt(self.snd_una) {
+                    // The window reopens without covering what we sent into it (the probe, or
+                    // data in flight when it closed): the receiver dropped it, so it goes again
+                    // from SND.UNA now rather than after a retransmission timeout.
+                    self.snd_nxt = self.snd_una;
+                }
             }
         }
     }

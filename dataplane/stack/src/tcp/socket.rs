@@ -222,6 +222,10 @@ impl Tcp {
     /// the state) tells EOF from "nothing yet"; a reset connection gives its error.
     pub fn recv(&mut self, handle: ConnHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
         let conn = self.owned_mut(handle)?;
+        if matches!(conn.state, TcpState::SynSent | TcpState::SynReceived) {
+            // Text that came with a SYN waits for ESTABLISHED (RFC 9293 §3.10.7.3).
+            return Ok(0);
+        }
         let n = conn.recv.read(buf);
         if n == 0 {
             if let Some(e) = conn.error {

@@ -141,7 +141,13 @@ pub enum TcpEvent {
     Writable(ConnHandle),
     /// The peer sent FIN: after the buffered data, reads return EOF.
     PeerClosed(ConnHandle),
-    /// The connection is fully closed (orderly, after TIME-WAIT or LAST-ACK).
+    /// The connection is fully closed, in order: both FINs were sent and acknowledged. Raised
+    /// on leaving LAST-ACK and on *entering* TIME-WAIT, not 2·MSL later: TIME-WAIT (RFC 9293
+    /// §3.10.7.4) only protects later incarnations of the 4-tuple from old duplicates; the
+    /// stack keeps it on its own (as kernels do after `close`), nothing can be sent or received
+    /// any more, and an application waiting a minute to free its resources would gain nothing.
+    /// [`Tcp::state`](super::Tcp::state) still says TIME-WAIT until it ends;
+    /// [`Tcp::is_closed`](super::Tcp::is_closed) is already true.
     Closed(ConnHandle),
     /// The connection was reset or timed out; [`Tcp::error`](super::Tcp::error) says why.
     Reset(ConnHandle),

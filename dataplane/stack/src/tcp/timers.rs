@@ -50,6 +50,20 @@ impl Conn {
         if self.snd_una == self.snd_max {
             return;
         }
+        if self.snd_wnd == 0 && self.state.is_synchronized() {
+            // The peer closed its window on data in flight: what is outstanding did not fit
+            // and was dropped, and retransmitting it would only probe the window. Switch to
+            // the persist timer (RFC 9293 §3.8.6.1: "the transmitting host SHOULD send the
+            // first zero-window probe when a zero window has existed for the retransmission
+            // timeout period"): the probes do not count towards `max_retransmits` — "As long
+            // as the receiving TCP continues to send acknowledgments in response to the probe
+            // segments, the sending TCP MUST allow the connection to stay open" (RFC 1122
+            // §4.2.2.17). The data goes again once the window opens.
+            self.snd_nxt = self.snd_una;
+            self.rtt_timed = None;
+            self.on_persist(ctx);
+            return;
+        }
         self.retries += 1;
         ctx.stats.rto_expirations += 1;
         let limit = match self.state {
@@ -111,6 +125,14 @@ impl Conn {
         if self.snd_wnd != 0 || !self.state.is_synchronized() {
             return;
         }
+        // A peer that answers no probe at all is gone: give up after as many unanswered
+        // probes as retransmissions (any segment from the peer resets the count).
+        if self.probes_unanswered >= ctx.config.max_retransmits {
+            ctx.stats.timeouts += 1;
+            self.reset_with(TcpError::TimedOut);
+            return;
+        }
+        self.probes_unanswered += 1;
         let una = self.snd_una;
         if self.snd_max != una {
             // The probe byte sent before is still unacknowledged: send it again.
