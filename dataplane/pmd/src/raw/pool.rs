@@ -163,6 +163,7 @@ impl LocalCache {
 struct Caches(Vec<LocalCache>);
 
 impl Caches {
+    #[inline]
     fn entry(&mut self, shared: &Shared, ptr: NonNull<Shared>) -> &mut LocalCache {
         let id = shared.id;
         let pos = match self.0.iter().position(|c| c.pool_id == id) {
@@ -339,10 +340,41 @@ impl Pool {
     /// # Safety
     /// The caller owns frame `index` of this pool and gives it up: no buffer, frame or device
     /// may use it afterwards.
+    #[inline]
     pub unsafe fn free_index(&self, index: u32) {
         debug_assert!(index < self.shared().frames);
         // SAFETY: the caller owns the frame and gives it up.
         unsafe { free_frame(self.shared, index) }
+    }
+
+    /// Returns several frames taken with [`Pool::alloc_indices`] at once: [`Pool::free_index`]
+    /// for each, with one thread-cache lookup for all (a DPDK mempool put of a whole burst).
+    ///
+    /// # Safety
+    /// As for [`Pool::free_index`], for every index: the caller owns each frame and gives it up.
+    #[inline]
+    pub unsafe fn free_indices(&self, indices: impl IntoIterator<Item = u32>) {
+        let shared = self.shared;
+        let s = self.shared();
+        let mut rest = indices.into_iter();
+        let _ = CACHES.try_with(|c| {
+            let Ok(mut caches) = c.try_borrow_mut() else {
+                return;
+            };
+            let cache = caches.entry(s, shared);
+            for index in rest.by_ref() {
+                debug_assert!(index < s.frames);
+                cache.frames.push(index);
+                if cache.frames.len() > CACHE_MAX {
+                    cache.spill(CACHE_MAX / 2);
+                }
+            }
+        });
+        // No cache on this thread (being torn down, or re-entered): what is left goes one by one.
+        for index in rest {
+            // SAFETY: the caller owns the frame and gives it up.
+            unsafe { free_frame(shared, index) }
+        }
     }
 
     /// Takes up to `n` frame indices, handing each to `sink`, and returns how many. Ownership of
@@ -413,6 +445,7 @@ impl Pool {
 ///
 /// # Safety
 /// The caller owns frame `index` of `shared` (and so one reference) and gives it up.
+#[inline]
 pub(crate) unsafe fn free_frame(shared: NonNull<Shared>, index: u32) {
     // SAFETY: the caller's frame holds a reference, so the pool is alive.
     let s = unsafe { shared.as_ref() };
