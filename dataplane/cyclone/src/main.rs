@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Show the dataplane working over an in-memory link with faults and a pcap capture.
     Demo(cyclone::demo::DemoArgs),
+    /// Serve HTTP (static files or echo) on a port, one thread per queue, until SIGINT/SIGTERM.
+    Serve(cyclone::config::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,10 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Serve(args) => match cyclone::serve::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail("cyclone serve", &e),
+        },
     }
 }
 

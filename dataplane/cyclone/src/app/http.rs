@@ -7,13 +7,23 @@
 //! stream as it drains), and close when HTTP says so: shutdown first so the response is
 //! delivered, then close once the peer has closed too (or after a linger time, abort).
 //! Only touched connections are visited, so 10,000 idle keep-alive connections cost nothing.
+//!
+//! For the runtime: [`HttpService::http_totals`] sums the HTTP counters of every connection
+//! served; with [`HttpService::record_latencies`] on, each response records its latency (from
+//! the poll that read the request's first byte to the poll that handed its last byte to TCP;
+//! the clock is read once per poll, so the resolution is one poll) for
+//! [`HttpService::drain_latencies`]; [`HttpService::begin_drain`] stops accepting and closes
+//! each connection once it has no request in flight, and [`HttpService::abort_all`] resets
+//! what is left when the grace period ends. A request counts as in flight from its first byte
+//! until its response is handed to TCP; when the bytes read in one poll complete a request
+//! *and* start the next, the next one is not seen as in flight (pipelining only).
 
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cyclone_http::{Connection, Server};
+use cyclone_http::{ConnStats, Connection, Server};
 use cyclone_pmd::Timestamp;
 use cyclone_stack::tcp::{ConnHandle, ListenerHandle, Tcp, TcpError, TcpEvent};
 use cyclone_stack::timer::{TimerHandle, TimerWheel};
@@ -22,6 +32,8 @@ use cyclone_stack::timer::{TimerHandle, TimerWheel};
 const LINGER: Duration = Duration::from_secs(5);
 /// Bytes read from TCP per `recv` call.
 const READ_CHUNK: usize = 16 * 1024;
+/// Most latencies kept between two [`HttpService::drain_latencies`] calls (beyond: not kept).
+const LATENCIES_MAX: usize = 64 * 1024;
 
 struct HttpConn {
     http: Connection,
@@ -33,6 +45,13 @@ struct HttpConn {
     /// `on_peer_closed` was delivered.
     eof_delivered: bool,
     linger_until: Option<Timestamp>,
+    /// When the first byte of the request in flight was read, if one is.
+    request_since: Option<Timestamp>,
+    /// `bytes_received` and `responses` of the connection's stats as last seen by `pump`.
+    rx_mark: u64,
+    responses_mark: u64,
+    /// The connection's stats as last added to the service's totals.
+    seen: ConnStats,
 }
 
 /// Counters of the HTTP service.
@@ -58,6 +77,13 @@ pub struct HttpService {
     touched: Vec<ConnHandle>,
     scratch: Vec<u8>,
     stats: HttpServiceStats,
+    /// HTTP counters of every connection served, as of their last service.
+    http_totals: ConnStats,
+    /// Latencies of responses completed since the last drain (when recording).
+    latencies: Vec<Duration>,
+    record_latencies: bool,
+    /// Shutting down: no new connections, close each one once idle.
+    draining: bool,
 }
 
 impl std::fmt::Debug for HttpService {
@@ -89,6 +115,10 @@ impl HttpService {
             touched: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             stats: HttpServiceStats::default(),
+            http_totals: ConnStats::default(),
+            latencies: Vec::new(),
+            record_latencies: false,
+            draining: false,
         })
     }
 
@@ -105,6 +135,75 @@ impl HttpService {
     /// Requests answered so far, summed over open connections (closed ones are in `stats`).
     pub fn server(&self) -> &Arc<Server> {
         &self.server
+    }
+
+    /// HTTP counters summed over every connection served so far (requests, responses,
+    /// protocol errors, bytes).
+    pub fn http_totals(&self) -> ConnStats {
+        self.http_totals
+    }
+
+    /// Whether to record each response's latency for [`HttpService::drain_latencies`]
+    /// (off by default; at most 65,536 are kept between drains).
+    pub fn record_latencies(&mut self, on: bool) {
+        self.record_latencies = on;
+        if !on {
+            self.latencies = Vec::new();
+        }
+    }
+
+    /// Hands the latencies recorded since the last call to `f`, oldest first.
+    pub fn drain_latencies(&mut self, mut f: impl FnMut(Duration)) {
+        for d in self.latencies.drain(..) {
+            f(d);
+        }
+    }
+
+    /// Connections with a request in flight: its bytes are arriving, or its response is not
+    /// yet all handed to TCP.
+    pub fn in_flight(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| {
+                c.request_since.is_some() || c.http.has_pending_output() || !c.inbox.is_empty()
+            })
+            .count()
+    }
+
+    /// Whether [`HttpService::begin_drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Starts a graceful shutdown: closes the listener (no new connections; ones not yet
+    /// accepted are aborted by TCP) and, from now on, ends each connection (FIN after its
+    /// last response) as soon as no request is in flight on it. Connections leave the service
+    /// once the peer closes too; see [`HttpService::connections`].
+    pub fn begin_drain(&mut self, now: Timestamp, tcp: &mut Tcp) {
+        if self.draining {
+            return;
+        }
+        self.draining = true;
+        // The listener may already be gone if TCP dropped it; nothing else to do then.
+        let _ = tcp.close_listener(self.listener);
+        let all: Vec<ConnHandle> = self.conns.keys().copied().collect();
+        for c in all {
+            self.service(now, tcp, c);
+        }
+    }
+
+    /// Resets every connection still open (the end of a grace period); returns how many.
+    pub fn abort_all(&mut self, tcp: &mut Tcp) -> usize {
+        let n = self.conns.len();
+        for (c, conn) in self.conns.drain() {
+            // A connection TCP already forgot is gone either way.
+            let _ = tcp.abort(c);
+            if let Some(t) = conn.timer {
+                self.timers.cancel(t);
+            }
+        }
+        self.stats.ended += n as u64;
+        n
     }
 
     /// When the service next needs a poll (an HTTP or linger timer), if ever.
@@ -131,6 +230,10 @@ impl HttpService {
                                 shut_down: false,
                                 eof_delivered: false,
                                 linger_until: None,
+                                request_since: None,
+                                rx_mark: 0,
+                                responses_mark: 0,
+                                seen: ConnStats::default(),
                             },
                         );
                         self.touched.push(c);
@@ -175,7 +278,24 @@ impl HttpService {
         let Some(conn) = self.conns.get_mut(&c) else {
             return;
         };
-        if let Err(end) = pump(now, tcp, c, conn, &mut self.scratch) {
+        let latencies = if self.record_latencies && self.latencies.len() < LATENCIES_MAX {
+            Some(&mut self.latencies)
+        } else {
+            None
+        };
+        let result = pump(
+            now,
+            tcp,
+            c,
+            conn,
+            &mut self.scratch,
+            self.draining,
+            latencies,
+        );
+        let st = conn.http.stats();
+        add_stats(&mut self.http_totals, &conn.seen, &st);
+        conn.seen = st;
+        if let Err(end) = result {
             match end {
                 End::Closed => {}
                 End::Lingered => self.stats.lingered_out += 1,
@@ -212,12 +332,25 @@ enum End {
     Error,
 }
 
+/// Adds what `now` counts beyond `before` to `totals`.
+fn add_stats(totals: &mut ConnStats, before: &ConnStats, now: &ConnStats) {
+    totals.requests += now.requests.saturating_sub(before.requests);
+    totals.responses += now.responses.saturating_sub(before.responses);
+    totals.errors += now.errors.saturating_sub(before.errors);
+    totals.continues += now.continues.saturating_sub(before.continues);
+    totals.timeouts += now.timeouts.saturating_sub(before.timeouts);
+    totals.bytes_received += now.bytes_received.saturating_sub(before.bytes_received);
+    totals.bytes_sent += now.bytes_sent.saturating_sub(before.bytes_sent);
+}
+
 fn pump(
     now: Timestamp,
     tcp: &mut Tcp,
     c: ConnHandle,
     conn: &mut HttpConn,
     scratch: &mut [u8],
+    draining: bool,
+    latencies: Option<&mut Vec<Duration>>,
 ) -> Result<(), End> {
     if conn.http.poll_timeout().is_some_and(|t| t <= now) {
         conn.http.on_timeout(now);
@@ -250,6 +383,11 @@ fn pump(
         conn.http.on_peer_closed();
         conn.eof_delivered = true;
     }
+    let received = conn.http.stats().bytes_received;
+    if received > conn.rx_mark {
+        conn.rx_mark = received;
+        conn.request_since.get_or_insert(now);
+    }
     // HTTP → TCP, as much as the send buffer takes.
     loop {
         let out = conn.http.pending_output();
@@ -262,6 +400,28 @@ fn pump(
         if sent < len {
             break;
         }
+    }
+    // Responses completed: every one queued so far is handed to TCP.
+    let responses = conn.http.stats().responses;
+    if responses > conn.responses_mark && !conn.http.has_pending_output() {
+        let since = conn.request_since.take().unwrap_or(now);
+        if let Some(out) = latencies {
+            let latency = now.saturating_duration_since(since);
+            let n = (responses - conn.responses_mark).min(LATENCIES_MAX as u64);
+            out.extend(std::iter::repeat_n(latency, n as usize));
+        }
+        conn.responses_mark = responses;
+    }
+    // Draining: a connection with nothing in flight takes no more requests (as if the peer
+    // had closed its side): it closes below, after its output.
+    if draining
+        && !conn.eof_delivered
+        && conn.request_since.is_none()
+        && conn.inbox.is_empty()
+        && !conn.http.has_pending_output()
+    {
+        conn.http.on_peer_closed();
+        conn.eof_delivered = true;
     }
     // Closing: FIN once the response is queued; full close once the peer has closed too.
     if conn.http.should_close() {
