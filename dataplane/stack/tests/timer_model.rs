@@ -304,7 +304,7 @@ impl Harness {
                 let expected = self.model.live.remove(&id).map(|_| id);
                 let got = self.wheel.cancel(handle);
                 assert_eq!(got, expected, "cancel of timer {id}: {}", ctx());
-                assert_eq!(self.wheel.contains(handle), false, "{}", ctx());
+                assert!(!self.wheel.contains(handle), "{}", ctx());
                 if expected.is_some() {
                     self.stats.cancelled += 1;
                 } else {
@@ -510,7 +510,12 @@ fn wheel_matches_heap_model_on_env_seed() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // Shrinking is capped in time: a hang (caught by the watchdog) is slow to shrink.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        max_shrink_time: 30_000,
+        ..ProptestConfig::default()
+    })]
 
     /// Short sequences, so that a failure shrinks to a readable case.
     #[test]
@@ -519,7 +524,7 @@ proptest! {
         start in 0u64..1 << 40,
         ops in prop::collection::vec((any::<u8>(), any::<u64>(), any::<u64>()), 1..300),
     ) {
-        with_watchdog(Duration::from_secs(60), move || {
+        with_watchdog(Duration::from_secs(20), move || {
             let mut h = Harness::new(tick, start);
             let bits = max_jump_bits(tick);
             for (i, &(kind, a, b)) in ops.iter().enumerate() {

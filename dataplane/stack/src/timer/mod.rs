@@ -6,7 +6,7 @@
 //! the current tick, deadlines rounded *up* to the tick, and whole-slot take-then-process when a
 //! slot comes due — a higher level's entries cascade down to lower levels, a level-0 slot's
 //! entries fire. Where tokio links entries through pointers, the entries here live in a slab
-//! ([`slab`]) and each slot is a doubly linked list through slab indices, so cancel is an O(1)
+//! (`slab.rs`) and each slot is a doubly linked list through slab indices, so cancel is an O(1)
 //! unlink; handles carry a generation so a stale handle never touches a reused entry.
 //!
 //! # Time and ticks
@@ -29,7 +29,9 @@
 //! boundary at or before the current tick — fires at the next call, even `advance` by zero. A
 //! deadline so far out that `round_up_to_tick(d)` exceeds `u64::MAX` nanoseconds never fires.
 //! Deadlines any distance ahead are fine: beyond the wheel's span of `64^6` ticks they wait on
-//! the last level, which is re-examined each time round, and still fire exactly on time.
+//! the last level, whose slots form a ring that is re-examined as it comes round (each slot
+//! remembers the earliest round among its timers, so a jump of the clock over many rounds costs
+//! per timer, not per round), and they still fire exactly on time.
 //!
 //! # Firing order
 //!
@@ -108,6 +110,8 @@ impl<T: fmt::Debug> std::error::Error for WheelFull<T> {}
 pub struct TimerWheel<T> {
     /// Tick length in nanoseconds, at least 1.
     tick_ns: u64,
+    /// Divides by `tick_ns`.
+    per_tick: TickDivisor,
     /// The current tick: every timer due at or before it has been moved to `pending`.
     elapsed: u64,
     /// Levels 0 to 4.
@@ -141,6 +145,7 @@ impl<T> TimerWheel<T> {
         let tick_ns = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX).max(1);
         TimerWheel {
             tick_ns,
+            per_tick: TickDivisor::new(tick_ns),
             elapsed: now.as_nanos() / tick_ns,
             levels: Default::default(),
             last: LastLevel::default(),
@@ -200,9 +205,17 @@ impl<T> TimerWheel<T> {
     /// Cancels the timer and returns its value; `None` if the handle is stale (the timer fired
     /// or was cancelled). O(1).
     pub fn cancel(&mut self, handle: TimerHandle) -> Option<T> {
-        let list = self.slab.get(handle.index, handle.generation)?.list;
-        self.unfile(handle.index, list);
-        self.slab.remove(handle.index).map(|(_, value)| value)
+        let gone = self.slab.detach(handle.index, handle.generation)?;
+        if gone.list == PENDING {
+            self.pending.closed_gap(gone.prev, gone.next);
+        } else if let Some(lvl) =
+            level_mut(&mut self.levels, &mut self.last, gone.list as usize / SLOTS)
+        {
+            let slot = gone.list as usize % SLOTS;
+            lvl.slot_mut(slot).closed_gap(gone.prev, gone.next);
+            lvl.update_occupied(slot);
+        }
+        Some(gone.value)
     }
 
     /// Moves the timer to `new_deadline` (the handle stays valid); it then fires after timers
@@ -240,7 +253,7 @@ impl<T> TimerWheel<T> {
     /// the current tick is then that of the timer just returned, so a timer armed due at or
     /// before `now` fires in the same run of polls, in order.
     pub fn poll(&mut self, now: Timestamp) -> Option<(TimerHandle, T)> {
-        let target = (now.as_nanos() / self.tick_ns).max(self.elapsed);
+        let target = self.per_tick.div_rem(now.as_nanos()).0.max(self.elapsed);
         loop {
             if let Some(index) = self.slab.pop_front(&mut self.pending) {
                 let (generation, value) = self.slab.remove(index)?;
@@ -276,8 +289,8 @@ impl<T> TimerWheel<T> {
 
     /// `ceil(deadline / tick)`; cannot overflow.
     fn due_tick(&self, deadline: Timestamp) -> u64 {
-        let ns = deadline.as_nanos();
-        ns / self.tick_ns + u64::from(ns % self.tick_ns != 0)
+        let (ticks, rest) = self.per_tick.div_rem(deadline.as_nanos());
+        ticks + u64::from(rest != 0)
     }
 
     /// Links the (unlinked) entry `index`, due at tick `when`, on its list: `pending` if due now,
@@ -345,6 +358,40 @@ impl<T> TimerWheel<T> {
     }
 }
 
+/// Division of nanoseconds by the tick without a `div` instruction (which costs as much as the
+/// rest of an arm): one widening multiply by a precomputed reciprocal, then at most one
+/// correction.
+#[derive(Debug, Clone, Copy)]
+struct TickDivisor {
+    divisor: u64,
+    /// `floor((2^64 - 1) / divisor)`.
+    reciprocal: u64,
+}
+
+impl TickDivisor {
+    fn new(divisor: u64) -> TickDivisor {
+        let divisor = divisor.max(1);
+        TickDivisor {
+            divisor,
+            reciprocal: u64::MAX / divisor,
+        }
+    }
+
+    /// `(n / divisor, n % divisor)`.
+    fn div_rem(self, n: u64) -> (u64, u64) {
+        // With m = reciprocal >= (2^64 - d) / d: n * m / 2^64 >= n / d - n / 2^64 > n / d - 1,
+        // and n * m / 2^64 <= n / d. So the estimate is `n / d` or one less: never too big
+        // (`q * d <= n`, no overflow), and one correction suffices.
+        let mut q = ((u128::from(n) * u128::from(self.reciprocal)) >> 64) as u64;
+        let mut r = n - q * self.divisor;
+        if r >= self.divisor {
+            q += 1;
+            r -= self.divisor;
+        }
+        (q, r)
+    }
+}
+
 /// Level `level` of the wheel (borrowing only the levels, not the slab).
 fn level_mut<'a>(
     levels: &'a mut [Level; LEVELS - 1],
@@ -355,5 +402,49 @@ fn level_mut<'a>(
         Some(&mut last.level)
     } else {
         levels.get_mut(level)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TickDivisor;
+
+    #[test]
+    fn tick_divisor_matches_division() {
+        let divisors = [
+            1,
+            2,
+            3,
+            7,
+            10,
+            1_000,
+            999_999,
+            1_000_000_000,
+            1 << 40,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let mut rng = 0x1234_5678_9abc_def0_u64;
+        for &d in &divisors {
+            let div = TickDivisor::new(d);
+            let edges = [
+                0,
+                1,
+                d - 1,
+                d,
+                d.wrapping_add(1),
+                u64::MAX,
+                u64::MAX - 1,
+                u64::MAX / d * d,
+            ];
+            for n in edges.into_iter().chain((0..10_000).map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng >> (rng % 64)
+            })) {
+                assert_eq!(div.div_rem(n), (n / d, n % d), "{n} / {d}");
+            }
+        }
     }
 }

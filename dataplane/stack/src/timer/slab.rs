@@ -54,6 +54,24 @@ impl List {
     pub(super) fn is_empty(&self) -> bool {
         self.head == NIL
     }
+
+    /// Fixes the ends after the entry between `prev` and `next` left the list.
+    pub(super) fn closed_gap(&mut self, prev: u32, next: u32) {
+        if prev == NIL {
+            self.head = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        }
+    }
+}
+
+/// What [`Slab::detach`] returns.
+pub(super) struct Detached<T> {
+    pub(super) list: ListId,
+    pub(super) prev: u32,
+    pub(super) next: u32,
+    pub(super) value: T,
 }
 
 /// The slab of timer entries.
@@ -82,17 +100,14 @@ impl<T> Slab<T> {
     /// Stores `value` in a free entry (not yet on any list) and returns its index and generation,
     /// or gives `value` back if all `u32::MAX - 1` indices are in use.
     pub(super) fn insert(&mut self, value: T, when: u64) -> Result<(u32, u32), T> {
-        let index = if self.free != NIL {
+        let (index, generation) = if let Some(entry) = self.entries.get_mut(self.free as usize) {
             let index = self.free;
-            let Some(entry) = self.entries.get_mut(index as usize) else {
-                return Err(value);
-            };
             self.free = entry.next;
             entry.value = Some(value);
             entry.when = when;
             entry.prev = NIL;
             entry.next = NIL;
-            index
+            (index, entry.generation)
         } else {
             let index = self.entries.len();
             if index >= NIL as usize {
@@ -106,10 +121,9 @@ impl<T> Slab<T> {
                 generation: 0,
                 list: FREE,
             });
-            index as u32
+            (index as u32, 0)
         };
         self.len += 1;
-        let generation = self.entries.get(index as usize).map_or(0, |e| e.generation);
         Ok((index, generation))
     }
 
@@ -147,6 +161,40 @@ impl<T> Slab<T> {
         }
         self.len -= 1;
         Some((generation, value))
+    }
+
+    /// Cancels the live entry `index` of generation `generation` in one pass: unlinks it from
+    /// its neighbours, frees it and returns the list it was on, its former neighbours (so the
+    /// caller can fix that list's head and tail) and its value. `None` if the handle is stale.
+    pub(super) fn detach(&mut self, index: u32, generation: u32) -> Option<Detached<T>> {
+        let entry = self
+            .entries
+            .get_mut(index as usize)
+            .filter(|e| e.generation == generation)?;
+        let value = entry.value.take()?;
+        let (prev, next, list) = (entry.prev, entry.next, entry.list);
+        entry.list = FREE;
+        entry.prev = NIL;
+        if generation == u32::MAX {
+            entry.next = NIL;
+        } else {
+            entry.generation = generation + 1;
+            entry.next = self.free;
+            self.free = index;
+        }
+        self.len -= 1;
+        if let Some(p) = self.entries.get_mut(prev as usize) {
+            p.next = next;
+        }
+        if let Some(n) = self.entries.get_mut(next as usize) {
+            n.prev = prev;
+        }
+        Some(Detached {
+            list,
+            prev,
+            next,
+            value,
+        })
     }
 
     /// Appends the entry at `index` to `list`, recording `id` as the list it is on.
