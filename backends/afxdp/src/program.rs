@@ -285,7 +285,13 @@ impl SteerProgram {
         }
         let Some((attachment, driver_mode)) = attached else {
             let (source, mode) = last_err.expect("at least one mode was tried");
-            let hint = if dev.mtu > 3506 {
+            let hint = if mode == "driver" {
+                // veth answers ERANGE/EINVAL ("Peer MTU is too large to set XDP") through
+                // extack, which the attach call does not show: say the likely cause.
+                ": driver-mode XDP was refused; on a veth this means an MTU above 3506 on either \
+                 end (the program is not `xdp.frags`): lower both with `ip link set dev IFACE mtu \
+                 1500`, or attach in generic (skb) mode"
+            } else if dev.mtu > 3506 {
                 ": a veth refuses a non-frags XDP program when the peer's MTU is above 3506; lower it"
             } else {
                 ""

@@ -15,7 +15,7 @@
 //! | flag | environment | file key | default |
 //! |---|---|---|---|
 //! | `--backend afxdp\|dpdk\|memory` | `CYCLONE_BACKEND` | `backend` | `afxdp` if built in, else `memory` |
-//! | `--iface IFACE` | `CYCLONE_IFACE` | `iface` | required except for `memory` (`mem0`) |
+//! | `--iface IFACE` | `CYCLONE_IFACE` | `iface` | required for `afxdp`; `dpdk`: a port name or id (`0`); `memory`: `mem0` |
 //! | `--ip ADDR/PREFIX` | `CYCLONE_IP` | `ip` | required |
 //! | `--gateway ADDR` | `CYCLONE_GATEWAY` | `gateway` | none |
 //! | `--queues N` (1..=64) | `CYCLONE_QUEUES` | `queues` | 1 |
@@ -25,6 +25,7 @@
 //! | `--metrics[=BOOL]` | `CYCLONE_METRICS` | `metrics` | false |
 //! | `--busy-poll[=BOOL]` | `CYCLONE_BUSY_POLL` | `busy_poll` | false |
 //! | `--grace-ms MS` | `CYCLONE_GRACE_MS` | `grace_ms` | 2000 |
+//! | `--dpdk-args "EAL ARGS"` | `CYCLONE_DPDK_ARGS` | `dpdk_args` | required for `dpdk`, refused otherwise |
 //! | `--config FILE` | `CYCLONE_CONFIG` | — | none |
 
 use std::fmt;
@@ -84,17 +85,29 @@ impl Backend {
         }
     }
 
-    /// The default: the first real backend this build includes, else `memory`.
+    /// The default: `afxdp` if this build includes it, else `memory`. Never `dpdk`, which
+    /// needs its EAL arguments (`--dpdk-args`) and so has to be asked for.
     pub fn default_for_build() -> Backend {
-        [Backend::Afxdp, Backend::Dpdk]
-            .into_iter()
-            .find(|b| b.is_built_in())
-            .unwrap_or(Backend::Memory)
+        if Backend::Afxdp.is_built_in() {
+            Backend::Afxdp
+        } else {
+            Backend::Memory
+        }
     }
 
-    /// Whether the backend runs on a named network interface or device.
+    /// Whether the backend needs `--iface` (the others have a default: `mem0` for `memory`,
+    /// port `0` for `dpdk`).
     pub fn needs_iface(self) -> bool {
-        !matches!(self, Backend::Memory)
+        matches!(self, Backend::Afxdp)
+    }
+
+    /// The interface used when none is given (`None`: it must be given).
+    pub fn default_iface(self) -> Option<&'static str> {
+        match self {
+            Backend::Afxdp => None,
+            Backend::Dpdk => Some("0"),
+            Backend::Memory => Some("mem0"),
+        }
     }
 }
 
@@ -211,6 +224,16 @@ pub enum ConfigError {
     /// Queue count out of range.
     #[error("--queues {0} is out of range: use 1 to {MAX_QUEUES} (one thread per queue)")]
     Queues(u32),
+    /// The dpdk backend without EAL arguments.
+    #[error(
+        "the dpdk backend needs its EAL arguments: pass --dpdk-args \"<EAL args>\" such as \
+         \"-l 0-1 --no-pci --vdev net_af_packet0,iface=eth1\" (or set CYCLONE_DPDK_ARGS, or \
+         `dpdk_args` in the config file)"
+    )]
+    MissingDpdkArgs,
+    /// EAL arguments for a backend that is not dpdk.
+    #[error("--dpdk-args only applies to --backend dpdk, not {0}: drop it or pick dpdk")]
+    DpdkArgsWithoutDpdk(Backend),
     /// Port zero.
     #[error("--port 0 cannot be listened on: use 1 to 65535 (80 by default)")]
     PortZero,
@@ -261,13 +284,14 @@ pub enum ConfigError {
 The config file (TOML) takes the same settings with the same names, `-` written as `_`:\n\n    \
 backend = \"afxdp\"\n    iface = \"eth0\"\n    ip = \"10.0.0.1/24\"\n    gateway = \"10.0.0.254\"\n    \
 queues = 4\n    port = 80\n    app = \"static\"\n    root = \"/srv/www\"\n    metrics = true\n    \
-busy_poll = false\n    grace_ms = 2000"
+busy_poll = false\n    grace_ms = 2000\n    \
+dpdk_args = \"-l 0-1 --no-pci --vdev net_af_packet0,iface=eth1\""
 )]
 pub struct ServeArgs {
     /// Packet I/O backend: afxdp, dpdk or memory [default: afxdp if built in, else memory].
     #[arg(long, env = "CYCLONE_BACKEND", value_name = "BACKEND")]
     pub backend: Option<String>,
-    /// Network interface (afxdp) or device (dpdk) to run on.
+    /// Network interface (afxdp), or DPDK port name or id (dpdk, default 0), to run on.
     #[arg(long, env = "CYCLONE_IFACE", value_name = "IFACE")]
     pub iface: Option<String>,
     /// This host's IPv4 address and subnet, like 10.0.0.1/24.
@@ -302,6 +326,10 @@ pub struct ServeArgs {
     /// How long in-flight responses may take to finish at shutdown, in ms [default: 2000].
     #[arg(long, env = "CYCLONE_GRACE_MS", value_name = "MS")]
     pub grace_ms: Option<u64>,
+    /// DPDK EAL arguments in one string, e.g. "-l 0-1 --no-pci --vdev net_af_packet0,iface=eth1"
+    /// (required for --backend dpdk; the EAL runs without hugepages when none are mounted).
+    #[arg(long, env = "CYCLONE_DPDK_ARGS", value_name = "EAL ARGS", allow_hyphen_values = true)]
+    pub dpdk_args: Option<String>,
     /// TOML file with any of these settings (flags and environment override it).
     #[arg(long, env = "CYCLONE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -337,6 +365,8 @@ pub struct FileConfig {
     pub busy_poll: Option<bool>,
     /// `grace_ms = 2000`.
     pub grace_ms: Option<u64>,
+    /// `dpdk_args = "-l 0-1 --vdev net_null0"`.
+    pub dpdk_args: Option<String>,
 }
 
 impl FileConfig {
@@ -383,6 +413,8 @@ pub struct ServeConfig {
     pub busy_poll: bool,
     /// Time in-flight responses get at shutdown.
     pub grace: Duration,
+    /// EAL arguments of the dpdk backend (set exactly when `backend` is dpdk).
+    pub dpdk_args: Option<String>,
 }
 
 impl ServeConfig {
@@ -401,6 +433,7 @@ impl ServeConfig {
             metrics: false,
             busy_poll: false,
             grace: DEFAULT_GRACE,
+            dpdk_args: None,
         }
     }
 
@@ -453,6 +486,9 @@ impl ServeConfig {
         line("metrics", self.metrics.to_string());
         line("busy_poll", self.busy_poll.to_string());
         line("grace_ms", self.grace.as_millis().to_string());
+        if let Some(args) = &self.dpdk_args {
+            line("dpdk_args", quote(args));
+        }
         s
     }
 }
@@ -496,11 +532,20 @@ impl ServeArgs {
                 feature: backend.feature().unwrap_or("none"),
             });
         }
-        let iface = match self.iface.clone().or(file.iface) {
-            Some(iface) => iface,
-            None if backend.needs_iface() => return Err(ConfigError::MissingIface(backend)),
-            None => "mem0".to_string(),
+        let iface = match (self.iface.clone().or(file.iface), backend.default_iface()) {
+            (Some(iface), _) => iface,
+            (None, Some(default)) => default.to_string(),
+            (None, None) => return Err(ConfigError::MissingIface(backend)),
         };
+        let dpdk_args = self.dpdk_args.clone().or(file.dpdk_args);
+        match (backend, &dpdk_args) {
+            (Backend::Dpdk, None) => return Err(ConfigError::MissingDpdkArgs),
+            (Backend::Dpdk, Some(a)) if a.trim().is_empty() => {
+                return Err(ConfigError::MissingDpdkArgs)
+            }
+            (Backend::Dpdk, Some(_)) | (_, None) => {}
+            (other, Some(_)) => return Err(ConfigError::DpdkArgsWithoutDpdk(other)),
+        }
         let ip_text = self.ip.clone().or(file.ip).ok_or(ConfigError::MissingIp)?;
         let ip: Ipv4Cidr = ip_text
             .parse()
@@ -537,6 +582,7 @@ impl ServeArgs {
                 .grace_ms
                 .or(file.grace_ms)
                 .map_or(DEFAULT_GRACE, Duration::from_millis),
+            dpdk_args,
         };
         config.validate()?;
         Ok(config)

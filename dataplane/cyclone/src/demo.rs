@@ -1,4 +1,9 @@
-//! `cyclone demo`: shows the dataplane working with nothing but memory.
+//! `cyclone demo`: shows the dataplane working.
+//!
+//! Where it can (root, a build with the `afxdp` feature, curl and ping installed), the main
+//! demo runs Cyclone over AF_XDP on a veth pair with the Linux kernel as its client
+//! ([`afxdp`]). Otherwise, or with `cyclone demo --memory`, it shows the dataplane with nothing
+//! but memory:
 //!
 //! Two ports on an in-memory link (latency, bandwidth, a virtual clock). Port A's queue is
 //! wrapped in a seeded fault injector and a pcap capture; a timer wheel paces UDP datagrams
@@ -22,6 +27,48 @@ use cyclone_stack::wire::{
     EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, RxChecksum,
     TxChecksum, UdpPacket, UdpRepr,
 };
+
+#[cfg(feature = "afxdp")]
+pub mod afxdp;
+
+/// `cyclone demo`'s flags: which demo, and the in-memory demo's settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoCommand {
+    /// Run the in-memory demo even where the AF_XDP one could run.
+    #[arg(long)]
+    pub memory: bool,
+    /// Settings of the in-memory demo.
+    #[command(flatten)]
+    pub args: DemoArgs,
+}
+
+/// Why the AF_XDP demo cannot run here, or `None` if it can.
+pub fn afxdp_unavailable() -> Option<String> {
+    #[cfg(feature = "afxdp")]
+    {
+        afxdp::unavailable()
+    }
+    #[cfg(not(feature = "afxdp"))]
+    {
+        Some(
+            "this build does not include the AF_XDP backend: \
+             `cargo run --release -p cyclone --features afxdp -- demo`"
+                .to_string(),
+        )
+    }
+}
+
+/// Runs the AF_XDP demo (see [`afxdp`]); `Err` says which step failed.
+pub fn run_afxdp() -> Result<(), String> {
+    #[cfg(feature = "afxdp")]
+    {
+        afxdp::run()
+    }
+    #[cfg(not(feature = "afxdp"))]
+    {
+        Err(afxdp_unavailable().unwrap_or_default())
+    }
+}
 
 /// Settings of the in-memory demo.
 #[derive(Debug, Clone, clap::Args)]

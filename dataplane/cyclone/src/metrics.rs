@@ -183,6 +183,35 @@ metric_enum! {
     }
 }
 
+metric_enum! {
+    /// AF_XDP counters of a queue (backend `afxdp` only): the XDP steering program's per-queue
+    /// counters and the socket's `XDP_STATISTICS`. Rendered once a backend published them.
+    XdpCounter {
+        /// Frames the XDP program redirected to the queue's socket.
+        Redirected => "cyclone_xdp_redirected_total", Counter, "Frames the XDP program redirected to the queue's AF_XDP socket.";
+        /// Frames the XDP program passed to the kernel.
+        Passed => "cyclone_xdp_passed_total", Counter, "Frames the XDP program passed to the kernel's stack (not for the dataplane's address).";
+        /// Redirects that failed.
+        RedirectFailed => "cyclone_xdp_redirect_failed_total", Counter, "Frames whose redirect to the socket failed (dropped).";
+        /// Frames on a queue beyond the program's maps.
+        Aborted => "cyclone_xdp_aborted_total", Counter, "Frames that arrived on a queue index beyond the program's maps.";
+        /// RX ring full drops.
+        RxRingFull => "cyclone_xsk_rx_ring_full_total", Counter, "Frames the kernel dropped because the socket's RX ring was full (the queue thread fell behind).";
+        /// Fill ring empty.
+        FillRingEmpty => "cyclone_xsk_fill_ring_empty_total", Counter, "Times the kernel found the fill ring empty: frames dropped for lack of a buffer.";
+        /// Other kernel drops.
+        RxDropped => "cyclone_xsk_rx_dropped_total", Counter, "Frames the kernel dropped for other reasons (too large for a frame...).";
+        /// Invalid descriptors, both rings.
+        InvalidDescs => "cyclone_xsk_invalid_descs_total", Counter, "Invalid RX and TX descriptors the kernel saw.";
+        /// Pool empty when refilling.
+        FillPoolEmpty => "cyclone_xsk_fill_pool_empty_total", Counter, "Times the fill ring had room but the queue's pool was empty.";
+        /// TX wakeups.
+        TxWakeups => "cyclone_xsk_tx_wakeups_total", Counter, "sendto() wakeups issued to make the kernel transmit.";
+        /// Frames lent to the kernel.
+        FramesInKernel => "cyclone_xsk_frames_in_kernel", Gauge, "Frames of the queue's pool the kernel holds (fill, RX, TX and completion rings).";
+    }
+}
+
 /// HTTP status classes counted (`1xx` to `5xx`).
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
@@ -207,6 +236,7 @@ pub struct QueueMetrics {
     drops: [AtomicU64; DropReason::COUNT],
     status: [AtomicU64; 5],
     latency: Mutex<Latency>,
+    xdp: [AtomicU64; XdpCounter::COUNT],
 }
 
 impl QueueMetrics {
@@ -215,6 +245,7 @@ impl QueueMetrics {
             counters: std::array::from_fn(|_| AtomicU64::new(0)),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             status: std::array::from_fn(|_| AtomicU64::new(0)),
+            xdp: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: Mutex::new(Latency {
                 histogram: new_histogram(),
                 sum_us: 0,
@@ -261,6 +292,16 @@ impl QueueMetrics {
         Duration::from_micros(lock(&self.latency).histogram.value_at_quantile(q))
     }
 
+    /// The last published AF_XDP counter `counter` (0 for other backends).
+    pub fn xdp(&self, counter: XdpCounter) -> u64 {
+        self.xdp[counter.index()].load(Ordering::Relaxed)
+    }
+
+    /// Publishes an AF_XDP counter (absolute value; see [`Metrics::mark_xdp`]).
+    pub fn set_xdp(&self, counter: XdpCounter, value: u64) {
+        self.xdp[counter.index()].store(value, Ordering::Relaxed);
+    }
+
     fn count_status(&self, status: u16) {
         let class = usize::from(status / 100);
         if let Some(a) = class.checked_sub(1).and_then(|i| self.status.get(i)) {
@@ -279,6 +320,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Metrics {
     queues: Box<[QueueMetrics]>,
     started: Instant,
+    /// Whether an AF_XDP backend publishes [`XdpCounter`]s (rendered only then).
+    xdp: std::sync::atomic::AtomicBool,
 }
 
 impl Metrics {
@@ -287,6 +330,7 @@ impl Metrics {
         Metrics {
             queues: (0..queues).map(|_| QueueMetrics::new()).collect(),
             started: Instant::now(),
+            xdp: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -298,6 +342,16 @@ impl Metrics {
     /// Every queue's counters, in queue order.
     pub fn queues(&self) -> &[QueueMetrics] {
         &self.queues
+    }
+
+    /// Marks these metrics as those of an AF_XDP port: the [`XdpCounter`]s are rendered.
+    pub fn mark_xdp(&self) {
+        self.xdp.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether an AF_XDP backend publishes [`XdpCounter`]s.
+    pub fn has_xdp(&self) -> bool {
+        self.xdp.load(Ordering::Relaxed)
     }
 
     /// The sums over the queues (for the live line and the report).
@@ -343,6 +397,14 @@ impl Metrics {
             header(&mut out, c.name(), c.kind().name(), c.help());
             for (i, q) in self.queues.iter().enumerate() {
                 let _ = writeln!(out, "{}{{queue=\"{i}\"}} {}", c.name(), q.get(*c));
+            }
+        }
+        if self.has_xdp() {
+            for c in XdpCounter::ALL {
+                header(&mut out, c.name(), c.kind().name(), c.help());
+                for (i, q) in self.queues.iter().enumerate() {
+                    let _ = writeln!(out, "{}{{queue=\"{i}\"}} {}", c.name(), q.xdp(*c));
+                }
             }
         }
         let name = "cyclone_drops_total";

@@ -18,13 +18,13 @@
 //! until its response is handed to TCP; when the bytes read in one poll complete a request
 //! *and* start the next, the next one is not seen as in flight (pipelining only).
 
-use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cyclone_http::{ConnStats, Connection, Server};
 use cyclone_pmd::Timestamp;
+use cyclone_stack::hash::FastMap;
 use cyclone_stack::tcp::{ConnHandle, ListenerHandle, Tcp, TcpError, TcpEvent};
 use cyclone_stack::timer::{TimerHandle, TimerWheel};
 
@@ -71,7 +71,7 @@ pub struct HttpServiceStats {
 pub struct HttpService {
     server: Arc<Server>,
     listener: ListenerHandle,
-    conns: HashMap<ConnHandle, HttpConn>,
+    conns: FastMap<ConnHandle, HttpConn>,
     timers: TimerWheel<ConnHandle>,
     events: Vec<TcpEvent>,
     touched: Vec<ConnHandle>,
@@ -109,7 +109,7 @@ impl HttpService {
         Ok(HttpService {
             server,
             listener,
-            conns: HashMap::new(),
+            conns: FastMap::default(),
             timers: TimerWheel::new(Duration::from_millis(1), now),
             events: Vec::new(),
             touched: Vec::new(),
