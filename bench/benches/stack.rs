@@ -2,9 +2,12 @@
 //! `cyclone_bench::stack_lab` (memory link, MTU 1500, no latency, unlimited bandwidth, wall
 //! clock):
 //!
-//! - `tcp_bulk/{cyclone,smoltcp}`: one connection, the client sends 16 MiB per iteration, the
-//!   server reads and discards; throughput in bytes (criterion prints GiB/s; × 8.59 = Gbit/s).
-//!   Both stacks: 256 KiB buffers, software checksums, timestamps, no Nagle, CUBIC.
+//! - `tcp_bulk/{cyclone,cyclone-ack-per-burst,smoltcp}`: one connection, the client sends
+//!   16 MiB per iteration, the server reads and discards; throughput in bytes (criterion
+//!   prints GiB/s; × 8.59 = Gbit/s). Both stacks: 256 KiB buffers, software checksums,
+//!   timestamps, no Nagle, CUBIC. `cyclone` acknowledges every second segment (RFC 5681),
+//!   `cyclone-ack-per-burst` once per receive burst (`TcpConfig::ack_per_burst`), as smoltcp
+//!   does once per poll.
 //! - `http_keepalive/{1,64}`: `GET /health` (`200 ok`) on 1 or 64 keep-alive connections, one
 //!   outstanding request per connection, against `HttpService`; throughput in requests.
 //!

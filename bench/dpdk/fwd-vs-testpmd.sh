@@ -9,7 +9,8 @@
 #
 # usage: bench/dpdk/fwd-vs-testpmd.sh [RUNS (3)] [SECONDS (8)]
 #   env: FWD=<path to cyclone-dpdk-fwd> (default: built with cargo --release)
-#        CACHE="0 256"  DPDK mempool cache sizes to run Cyclone with (see backends/dpdk/README.md)
+#        CACHE="0 256"  DPDK mempool cache sizes to run Cyclone with (256 is the default; see
+#                       backends/dpdk/README.md)
 #        MODES="io macswap"  FRAMES=32768
 set -u  # no -e/pipefail: the tools are stopped by timeout, which exits non-zero
 
@@ -46,6 +47,8 @@ cyclone_run() { # mode cache -> Mpps
     awk '/^second/ {print $3}' | steady | median
 }
 
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+LOAD_START=$(load)
 declare -A R
 for mode in $MODES; do
   for run in $(seq 1 "$RUNS"); do
@@ -56,12 +59,13 @@ for mode in $MODES; do
       R[cy$c,$mode]+="$cy "
       R[ratio$c,$mode]+="$(awk -v a="$cy" -v b="$tp" 'BEGIN {print (a>0 && b>0) ? a/b : 0}') "
     done
-    echo "run $run $mode: testpmd ${R[tp,$mode]}| $(for c in $CACHE; do echo -n "cyclone(cache $c) ${R[cy$c,$mode]}| "; done)" >&2
+    echo "run $run $mode (load $(load)): testpmd ${R[tp,$mode]}| $(for c in $CACHE; do echo -n "cyclone(cache $c) ${R[cy$c,$mode]}| "; done)" >&2
   done
 done
 
 echo
-echo "net_null pair, $RUNS runs x ${SECS}s, median Mpps (sum of RX over both ports)"
+echo "net_null pair, $RUNS runs x ${SECS}s, median Mpps (sum of RX over both ports);" \
+  "load average (1/5/15 min) at start $LOAD_START, at end $(load)"
 printf "%-8s %-16s %9s %9s %7s %13s\n" mode cyclone "testpmd" "cyclone" "ratio" "paired ratio"
 for mode in $MODES; do
   tp=$(tr ' ' '\n' <<<"${R[tp,$mode]}" | grep . | median)

@@ -9,12 +9,16 @@
 //! The model, per direction:
 //!
 //! - **Transmit** copies each frame onto the wire (a wire is a copy: the sender's buffer goes
-//!   back to the sender's pool at once). A frame occupies the wire for its serialization time
+//!   back to the sender's pool at once), or, with [`MemoryLinkConfig::shared_pool`], moves the
+//!   sender's buffer itself onto the wire (zero copy, as a veth pair hands the same buffer
+//!   across). A frame occupies the wire for its serialization time
 //!   (`bits / bandwidth`), queued behind the frames sent before it, then propagates for the
 //!   link's latency: it arrives at `now + queueing + serialization + latency`.
 //! - **Receive** hands over, in arrival order, the frames whose arrival time has come, each in a
 //!   buffer freshly allocated from the *receiving* port's pool. An empty pool drops the frame
-//!   and counts it, like a NIC whose fill ring ran dry.
+//!   and counts it, like a NIC whose fill ring ran dry. With a shared pool the receiver gets
+//!   the sender's buffer as it was sent (its offload flags cleared), and nothing is dropped
+//!   for want of a buffer.
 //! - **Steering**: with several queues, a frame goes to the queue picked by the Toeplitz hash
 //!   (the one NICs use for RSS, with the usual Microsoft key) of its IPv4 addresses and, when
 //!   it has them, its TCP/UDP ports; other frames go to queue 0.
@@ -32,7 +36,7 @@ use std::time::Duration;
 use crate::error::PortError;
 use crate::port::{Capabilities, Checksums, MacAddr, Port, Queue, QueueStats, RxQueue, TxQueue};
 use crate::time::{Clock, Timestamp};
-use crate::{PacketBuf, Pool, PoolConfig};
+use crate::{Offload, PacketBuf, Pool, PoolConfig};
 
 /// A clock shared by a link's ports and queues.
 pub type SharedClock = Arc<dyn Clock + Send + Sync>;
@@ -59,7 +63,12 @@ pub struct MemoryLinkConfig {
     /// Port MAC addresses.
     pub macs: [MacAddr; 2],
     /// Each port's own pool: received frames land in buffers of the receiving port's pool.
+    /// With `shared_pool`, `pools[0]` is the one pool of both ports and `pools[1]` is unused.
     pub pools: [PoolConfig; 2],
+    /// Zero-copy mode: both ports share one pool (`pools[0]`) and the wire carries the
+    /// transmitted [`PacketBuf`] itself instead of a copy of its bytes. Off by default (each
+    /// port has its own pool, and a frame in flight holds no buffer of either).
+    pub shared_pool: bool,
     /// Queues per port (at least 1). With more than one, frames are steered by RSS hash.
     pub queues: u16,
     /// L3 MTU: the largest frame is `mtu + 14` bytes, `mtu + 18` with a VLAN tag.
@@ -89,6 +98,7 @@ impl Default for MemoryLinkConfig {
             latency: Duration::ZERO,
             bandwidth_bps: 0,
             max_in_flight: 1024,
+            shared_pool: false,
         }
     }
 }
@@ -113,7 +123,12 @@ impl MemoryLinkConfig {
             ));
         }
         let largest = usize::from(self.mtu) + ETH_HEADER_LEN + VLAN_TAG_LEN;
-        for (side, pool) in self.pools.iter().enumerate() {
+        let pools = if self.shared_pool {
+            &self.pools[..1]
+        } else {
+            &self.pools[..]
+        };
+        for (side, pool) in pools.iter().enumerate() {
             pool.validate()?;
             let room = (pool.frame_size - pool.headroom) as usize;
             if room < largest {
@@ -150,7 +165,13 @@ pub struct WireStats {
 /// A frame on the wire.
 struct InFlight {
     arrival: Timestamp,
-    bytes: Vec<u8>,
+    frame: WireFrame,
+}
+
+/// The bytes of a frame on the wire: a copy, or (shared pool) the sender's buffer itself.
+enum WireFrame {
+    Copy(Vec<u8>),
+    Buf(PacketBuf),
 }
 
 /// One direction of the wire.
@@ -203,6 +224,8 @@ struct Link {
     latency: Duration,
     bandwidth_bps: u64,
     max_in_flight: usize,
+    /// Both ports share one pool and the wire moves buffers (no copy).
+    shared_pool: bool,
     clock: SharedClock,
     state: Mutex<LinkState>,
 }
@@ -254,13 +277,20 @@ pub struct MemoryLink {
 }
 
 impl MemoryLink {
-    /// Creates two ports joined by a wire, on `clock`. Each port gets its own pool.
+    /// Creates two ports joined by a wire, on `clock`. Each port gets its own pool, or both
+    /// share `pools[0]` ([`MemoryLinkConfig::shared_pool`]).
     pub fn pair(
         config: MemoryLinkConfig,
         clock: SharedClock,
     ) -> Result<(MemoryPort, MemoryPort), PortError> {
         config.validate()?;
-        let pools = [Pool::new(config.pools[0])?, Pool::new(config.pools[1])?];
+        let pool0 = Pool::new(config.pools[0])?;
+        let pool1 = if config.shared_pool {
+            pool0.clone()
+        } else {
+            Pool::new(config.pools[1])?
+        };
+        let pools = [pool0, pool1];
         let queues = usize::from(config.queues);
         let link = Arc::new(Link {
             queues: config.queues,
@@ -268,6 +298,7 @@ impl MemoryLink {
             latency: config.latency,
             bandwidth_bps: config.bandwidth_bps,
             max_in_flight: config.max_in_flight,
+            shared_pool: config.shared_pool,
             clock,
             state: Mutex::new(LinkState {
                 wires: [Wire::new(config.queues), Wire::new(config.queues)],
@@ -444,9 +475,22 @@ impl RxQueue for MemoryQueue {
             let Some(frame) = wire.to_queue[queue].pop_front() else {
                 break;
             };
+            let bytes = match frame.frame {
+                WireFrame::Buf(mut buf) => {
+                    // The sender's TX offload requests mean nothing to the receiver, and no
+                    // device verified anything on the way.
+                    buf.offload = Offload::default();
+                    self.stats.count_rx(buf.len());
+                    wire.stats.frames_delivered += 1;
+                    out.push(buf);
+                    got += 1;
+                    continue;
+                }
+                WireFrame::Copy(bytes) => bytes,
+            };
             match self.pool.alloc() {
                 Some(mut buf) => {
-                    if buf.extend_from_slice(&frame.bytes).is_ok() {
+                    if buf.extend_from_slice(&bytes).is_ok() {
                         self.stats.count_rx(buf.len());
                         wire.stats.frames_delivered += 1;
                         out.push(buf);
@@ -461,7 +505,7 @@ impl RxQueue for MemoryQueue {
                     wire.stats.dropped_no_buffer += 1;
                 }
             }
-            wire.recycle(frame.bytes);
+            wire.recycle(bytes);
         }
         got
     }
@@ -476,6 +520,7 @@ impl TxQueue for MemoryQueue {
         let now = self.link.clock.now();
         let link = &*self.link;
         let in_flight_max = link.max_in_flight;
+        let zero_copy = link.shared_pool;
         let mut state = link.lock();
         let wire = &mut state.wires[self.side];
         let mut in_flight: usize = wire.to_queue.iter().map(VecDeque::len).sum();
@@ -492,19 +537,26 @@ impl TxQueue for MemoryQueue {
             let start = now.max(wire.busy_until);
             let done = start + link.serialization(data.len());
             wire.busy_until = done;
-            let mut bytes = wire.spare.pop().unwrap_or_default();
-            bytes.clear();
-            bytes.extend_from_slice(data);
+            let len = data.len();
             let queue = usize::from(steer(data, link.queues));
+            let frame = if zero_copy {
+                // Both ports share the pool: the buffer itself travels.
+                WireFrame::Buf(buf)
+            } else {
+                let mut bytes = wire.spare.pop().unwrap_or_default();
+                bytes.clear();
+                bytes.extend_from_slice(data);
+                // `buf` drops here: the wire kept a copy, the frame goes back to its pool.
+                WireFrame::Copy(bytes)
+            };
             wire.to_queue[queue].push_back(InFlight {
                 arrival: done + link.latency,
-                bytes,
+                frame,
             });
             in_flight += 1;
             wire.stats.frames_sent += 1;
-            wire.stats.bytes_sent += data.len() as u64;
-            self.stats.count_tx(data.len());
-            // `buf` drops here: the wire kept a copy, the frame goes back to its pool.
+            wire.stats.bytes_sent += len as u64;
+            self.stats.count_tx(len);
         }
         taken
     }
@@ -657,6 +709,62 @@ mod tests {
             input.extend_from_slice(&dport.to_be_bytes());
             assert_eq!(toeplitz(&RSS_KEY, &input), with_ports);
         }
+    }
+
+    /// Zero-copy mode: one pool for both ports, the transmitted buffer itself arrives (same
+    /// frame, same bytes, offload flags cleared), latency still applies, and the frame goes
+    /// back to the shared pool only when the receiver drops it.
+    #[test]
+    fn shared_pool_moves_the_buffer_across() {
+        use crate::VirtualClock;
+        let clock = VirtualClock::new();
+        let config = MemoryLinkConfig {
+            shared_pool: true,
+            latency: Duration::from_micros(10),
+            ..MemoryLinkConfig::default()
+        };
+        let frames = config.pools[0].frames as usize;
+        let (mut a, mut b) =
+            MemoryLink::pair(config, Arc::new(clock.clone())).expect("valid config");
+        assert_eq!(a.pool().id(), b.pool().id());
+        let (mut qa, mut qb) = (
+            a.open_queue(0).expect("open"),
+            b.open_queue(0).expect("open"),
+        );
+        let pool = qa.pool().clone();
+        let mut buf = pool.alloc().expect("a buffer");
+        let mut frame = vec![0u8; 60];
+        frame[..6].copy_from_slice(&MacAddr::local(2).0);
+        frame[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        frame[20..].fill(0xab);
+        buf.extend_from_slice(&frame).expect("fits");
+        buf.offload.tx_l4_checksum = true;
+        let index = buf.frame_index();
+        let mut bufs = vec![buf];
+        assert_eq!(qa.tx_burst(&mut bufs), 1);
+        // On the wire: the buffer is neither free nor copied.
+        pool.flush_thread_cache();
+        assert_eq!(pool.available(), frames - 1);
+        let mut got = Vec::new();
+        assert_eq!(qb.rx_burst(&mut got, 8), 0, "not before the latency");
+        clock.advance(Duration::from_micros(10));
+        assert_eq!(qb.rx_burst(&mut got, 8), 1);
+        assert_eq!(got[0].frame_index(), index);
+        assert_eq!(got[0].data(), &frame[..]);
+        assert_eq!(got[0].offload, Offload::default());
+        pool.flush_thread_cache();
+        assert_eq!(pool.available(), frames - 1);
+        assert_eq!(a.tx_wire_stats().frames_delivered, 1);
+        got.clear();
+        pool.flush_thread_cache();
+        assert_eq!(pool.available(), frames);
+        // Frames still in flight when the link goes away return to the pool too.
+        let mut bufs = vec![pool.alloc().expect("a buffer")];
+        bufs[0].extend_from_slice(&frame).expect("fits");
+        assert_eq!(qb.tx_burst(&mut bufs), 1);
+        drop((qa, qb, a, b));
+        pool.flush_thread_cache();
+        assert_eq!(pool.available(), frames);
     }
 
     #[test]

@@ -404,3 +404,41 @@ fn lossy_transfer_in_both_directions_at_once_keeps_segments_within_the_mtu() {
     assert!(ok, "stalled at {} and {} bytes", got[0].len(), got[1].len());
     assert_eq!((&got[0], &got[1]), (&down, &up));
 }
+
+/// `ack_per_burst`: the same bytes arrive with far fewer pure ACKs (one per burst delivered
+/// between polls instead of one per two segments), and loss recovery, which relies on the
+/// out-of-order ACKs that stay immediate, still completes with and without SACK.
+#[test]
+fn ack_per_burst_acks_less_and_still_recovers() {
+    let acks_from_receiver = |ack_per_burst: bool| {
+        let mut net = Net::new(TcpConfig {
+            ack_per_burst,
+            ..TcpConfig::default()
+        });
+        let (c, s) = establish(&mut net);
+        let before = net.b.stats().segments_out;
+        let data = pattern(1 << 20, 5);
+        assert_eq!(transfer(&mut net, true, c, s, &data), data);
+        net.b.stats().segments_out - before
+    };
+    let (every_second, per_burst) = (acks_from_receiver(false), acks_from_receiver(true));
+    assert!(
+        per_burst * 2 < every_second,
+        "per burst {per_burst} ACKs, every second segment {every_second}"
+    );
+    for (sack, seed) in [(true, 21u64), (false, 22)] {
+        let mut net = Net::new(TcpConfig {
+            sack,
+            ack_per_burst: true,
+            ..TcpConfig::default()
+        });
+        let (c, s) = establish(&mut net);
+        net.loss = 0.05;
+        net.reorder = 0.02;
+        net.rng = fastrand::Rng::with_seed(seed);
+        let data = pattern(1 << 20, seed);
+        assert_eq!(transfer(&mut net, true, c, s, &data), data, "sack={sack}");
+        assert!(net.lost > 0);
+        assert!(net.a.conn_stats(c).unwrap().retransmits > 0, "sack={sack}");
+    }
+}

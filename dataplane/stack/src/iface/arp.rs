@@ -9,7 +9,7 @@
 //! once, then again every `arp_retry` up to `arp_max_retries` times (RFC 1122 §2.3.2.1: no
 //! more than one request per second per address), then its frames are dropped and counted.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use cyclone_pmd::{MacAddr, PacketBuf, Timestamp};
 
 use super::config::{is_unicast, InterfaceConfig};
 use super::Core;
+use crate::hash::{fast_map_with_capacity, FastMap};
 use crate::wire::{ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetRepr};
 
 /// Bytes of an Ethernet header + an ARP packet.
@@ -63,7 +64,7 @@ pub(super) enum Due {
 /// The neighbour cache and the frames waiting for resolution.
 #[derive(Debug)]
 pub(super) struct ArpCache {
-    entries: HashMap<Ipv4Addr, Entry>,
+    entries: FastMap<Ipv4Addr, Entry>,
     /// A `BTreeMap` so retries go out in the same order every run (deterministic tests).
     pending: BTreeMap<Ipv4Addr, Pending>,
     timeout: Duration,
@@ -77,7 +78,7 @@ pub(super) struct ArpCache {
 impl ArpCache {
     pub(super) fn new(config: &InterfaceConfig) -> ArpCache {
         ArpCache {
-            entries: HashMap::with_capacity(config.arp_cache_size.min(1024)),
+            entries: fast_map_with_capacity(config.arp_cache_size.min(1024)),
             pending: BTreeMap::new(),
             timeout: config.arp_cache_timeout,
             retry: config.arp_retry,

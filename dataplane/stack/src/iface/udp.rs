@@ -9,7 +9,7 @@
 //!
 //! There is no fragmentation: a datagram larger than the MTU allows is an error.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use cyclone_pmd::{PacketBuf, Timestamp};
@@ -17,6 +17,7 @@ use cyclone_pmd::{PacketBuf, Timestamp};
 use super::config::InterfaceConfig;
 use super::ipv4::{RxIp, TxError};
 use super::{Core, Interface};
+use crate::hash::FastMap;
 use crate::wire::{
     IpProtocol, Ipv4Repr, RxChecksum, TxChecksum, UdpPacket, UdpRepr, UnreachableCode,
 };
@@ -96,7 +97,7 @@ struct Slot {
 #[derive(Debug)]
 pub(super) struct UdpSockets {
     slots: Vec<Slot>,
-    by_port: HashMap<u16, u32>,
+    by_port: FastMap<u16, u32>,
     max_sockets: usize,
     rx_queue_len: usize,
     next_ephemeral: u16,
@@ -106,7 +107,7 @@ impl UdpSockets {
     pub(super) fn new(config: &InterfaceConfig) -> UdpSockets {
         UdpSockets {
             slots: Vec::new(),
-            by_port: HashMap::new(),
+            by_port: FastMap::default(),
             max_sockets: config.udp_max_sockets,
             rx_queue_len: config.udp_rx_queue_len,
             next_ephemeral: EPHEMERAL_FIRST,

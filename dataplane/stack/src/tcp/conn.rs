@@ -122,6 +122,8 @@ pub(crate) struct Conn {
 
     // Acknowledgments.
     pub ack_now: bool,
+    /// An ACK is owed at the end of the receive burst (`TcpConfig::ack_per_burst`).
+    pub ack_at_poll: bool,
     pub delack_at: Option<Timestamp>,
     pub unacked_segs: u32,
 
@@ -162,6 +164,8 @@ pub(crate) struct Conn {
     pub stats: ConnStats,
 
     // The layer's bookkeeping.
+    /// The connection's timer-wheel entry, and the deadline it was armed for: at or before
+    /// [`Conn::next_deadline`] (lazy re-arm, see `Tcp::settle`).
     pub timer: Option<TimerHandle>,
     pub timer_at: Option<Timestamp>,
     pub dirty: bool,
@@ -218,6 +222,7 @@ impl Conn {
             last_ack_sent: SeqNum(0),
             sack_on: config.sack,
             ack_now: false,
+            ack_at_poll: false,
             delack_at: None,
             unacked_segs: 0,
             rtt: RttEstimator::new(config.rtt),
@@ -358,6 +363,7 @@ impl Conn {
                 self.rcv_adv = edge;
             }
             self.ack_now = false;
+            self.ack_at_poll = false;
             self.delack_at = None;
             self.unacked_segs = 0;
             self.rcv_nxt.0

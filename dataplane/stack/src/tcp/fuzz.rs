@@ -273,6 +273,7 @@ fn config_from(input: &mut Input<'_>) -> TcpConfig {
         } else {
             Duration::from_millis(40)
         },
+        ack_per_burst: b & 64 != 0,
         time_wait: Duration::from_millis(500),
         rtt: RttConfig::default(),
         max_retransmits: 4,

@@ -455,7 +455,10 @@ impl Conn {
             // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at least every second
             // full-sized segment, and within the delayed-ACK timeout.
             self.unacked_segs += 1;
-            if self.unacked_segs >= 2 || ctx.config.delayed_ack.is_zero() {
+            if self.unacked_segs >= 2 && ctx.config.ack_per_burst {
+                // One ACK for the whole receive burst, sent when the burst is done.
+                self.ack_at_poll = true;
+            } else if self.unacked_segs >= 2 || ctx.config.delayed_ack.is_zero() {
                 self.ack_now = true;
             } else if self.delack_at.is_none() {
                 self.delack_at = Some(ctx.now + ctx.config.delayed_ack);

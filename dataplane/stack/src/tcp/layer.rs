@@ -13,9 +13,10 @@
 //!
 //! Inside: connections live in a slab of generation-checked slots (so a stale [`ConnHandle`]
 //! never reaches a reused slot), found by 4-tuple through a hash map; each connection keeps its
-//! own timer deadlines and has one entry in a [`TimerWheel`] at the earliest of them.
+//! own timer deadlines and has one entry in a [`TimerWheel`] at or before the earliest of them
+//! (moved only when a deadline comes earlier; re-checked when it fires).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use super::rtt::RttConfig;
 use super::seq::SeqNum;
 use super::state::{ConnHandle, ListenerHandle, TcpEvent, TcpState};
 use super::stats::TcpStats;
+use crate::hash::FastMap;
 use crate::timer::TimerWheel;
 use crate::wire::{TcpFlags, TcpRepr};
 
@@ -76,6 +78,17 @@ pub struct TcpConfig {
     pub nagle: bool,
     /// Delayed-ACK timeout (RFC 9293 §3.8.6.3: under 0.5 s); zero acknowledges every segment.
     pub delayed_ack: Duration,
+    /// Acknowledge in-order data once per receive burst instead of every second full-sized
+    /// segment (what receive offload, GRO/LRO, does on Linux, and what smoltcp does per
+    /// poll). The ACK still leaves in the same poll as the data it acknowledges (no added
+    /// delay), but covers every segment of the burst: a "stretch ACK" (RFC 5681 §4.2 says an
+    /// ACK SHOULD be sent for at least every second full-sized segment; RFC 3465 byte
+    /// counting keeps the sender's window growth right). Immediate ACKs (out-of-order data, a
+    /// filled hole, a full window, FIN, unacceptable segments) stay immediate, so duplicate
+    /// ACKs and SACK information are unchanged. The data an ACK lets the sender send also
+    /// waits for the end of the burst. Off by default. With it on, whoever calls
+    /// [`Tcp::input`] must call [`Tcp::poll`] after the burst (the interface does).
+    pub ack_per_burst: bool,
     /// TIME-WAIT duration, 2·MSL (RFC 9293 §3.4.2).
     pub time_wait: Duration,
     /// Retransmission timer limits (RFC 6298).
@@ -121,6 +134,7 @@ impl Default for TcpConfig {
             sack: true,
             nagle: false,
             delayed_ack: Duration::from_millis(40),
+            ack_per_burst: false,
             time_wait: Duration::from_secs(60),
             rtt: RttConfig::default(),
             max_retransmits: 15,
@@ -161,10 +175,10 @@ pub struct Tcp {
     pub(crate) conns: Vec<Slot<Box<Conn>>>,
     pub(crate) free_conns: Vec<u32>,
     pub(crate) live_conns: usize,
-    pub(crate) by_tuple: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
+    pub(crate) by_tuple: FastMap<(SocketAddrV4, SocketAddrV4), u32>,
     pub(crate) listeners: Vec<Slot<Listener>>,
     pub(crate) free_listeners: Vec<u32>,
-    pub(crate) listen_by_addr: HashMap<SocketAddrV4, u32>,
+    pub(crate) listen_by_addr: FastMap<SocketAddrV4, u32>,
     pub(crate) wheel: TimerWheel<ConnHandle>,
     pub(crate) dirty: Vec<ConnHandle>,
     pub(crate) event_queue: VecDeque<EventSource>,
@@ -187,10 +201,10 @@ impl Tcp {
             conns: Vec::new(),
             free_conns: Vec::new(),
             live_conns: 0,
-            by_tuple: HashMap::new(),
+            by_tuple: FastMap::default(),
             listeners: Vec::new(),
             free_listeners: Vec::new(),
-            listen_by_addr: HashMap::new(),
+            listen_by_addr: FastMap::default(),
             dirty: Vec::new(),
             event_queue: VecDeque::new(),
             stats: TcpStats::default(),
@@ -230,10 +244,25 @@ impl Tcp {
                 // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above RCV.NXT ends TIME-WAIT.
                 self.free_conn(handle);
             } else {
+                let per_burst = self.config.ack_per_burst;
+                let mut deferred = false;
                 self.with_conn(handle, out, |conn, ctx| {
                     conn.on_segment(ctx, repr, payload);
-                    conn.transmit(ctx);
+                    // With `ack_per_burst`, an established connection that owes no immediate
+                    // ACK transmits at the end of the burst (`poll`), once.
+                    if per_burst
+                        && conn.state == TcpState::Established
+                        && !conn.ack_now
+                        && !conn.abort_pending
+                    {
+                        deferred = true;
+                    } else {
+                        conn.transmit(ctx);
+                    }
                 });
+                if deferred {
+                    self.mark_dirty(handle);
+                }
                 return;
             }
         }
@@ -366,7 +395,13 @@ impl Tcp {
             }
             conn.timer = None;
             conn.timer_at = None;
-            self.with_conn(handle, out, |conn, ctx| conn.on_timers(ctx));
+            if conn.next_deadline().is_some_and(|d| d <= self.now) {
+                self.with_conn(handle, out, |conn, ctx| conn.on_timers(ctx));
+            } else {
+                // The entry was left at an earlier deadline that has since moved later (see
+                // `settle`): nothing is due yet, arm at the real deadline.
+                self.settle(handle);
+            }
         }
         let dirty = std::mem::take(&mut self.dirty);
         for handle in dirty {
@@ -547,7 +582,16 @@ impl Tcp {
             conn.next_deadline()
         };
         let old_timer = conn.timer;
-        let rearm = deadline != conn.timer_at;
+        // Lazy re-arm: the wheel entry only has to fire no later than the earliest deadline.
+        // Most segments push a deadline later (the RTO restarts on every ACK, the delayed ACK
+        // is cancelled by the ACK that goes out), so the entry stays where it is and `poll`
+        // re-checks the deadlines when it fires; only a deadline earlier than the entry (or a
+        // first one) moves it. An entry left without any deadline fires once, for nothing.
+        let rearm = match (deadline, old_timer, conn.timer_at) {
+            (None, _, _) => false,
+            (Some(d), Some(_), Some(entry)) => d < entry,
+            (Some(_), _, _) => true,
+        };
         if queue_event {
             self.event_queue.push_back(EventSource::Conn(handle));
         }

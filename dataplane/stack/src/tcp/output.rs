@@ -61,7 +61,7 @@ impl Conn {
                 sent |= self.send_range(ctx, fin, 0);
             }
         }
-        if !sent && self.ack_now {
+        if !sent && (self.ack_now || self.ack_at_poll) {
             self.send_ack(ctx);
         }
         self.arm_timers(ctx);
