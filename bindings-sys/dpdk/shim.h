@@ -22,5 +22,17 @@ void cyclone_rte_pktmbuf_free(struct rte_mbuf *m);
 /* `rte_pktmbuf_mtod(m, void *)`. */
 void *cyclone_rte_pktmbuf_mtod(struct rte_mbuf *m);
 unsigned int cyclone_rte_lcore_id(void);
+/* `rte_mempool_cache_flush` of the calling lcore's default cache of `mp` (nothing on a thread
+ * that is not an EAL lcore, which has no cache). */
+void cyclone_rte_mempool_cache_flush(struct rte_mempool *mp);
+/* Flushes every lcore's cache of `mp`: only while no thread uses the mempool. */
+void cyclone_rte_mempool_cache_flush_all(struct rte_mempool *mp);
+/* Objects in the calling lcore's default cache of `mp` (0 without one). */
+unsigned int cyclone_rte_mempool_cache_count(struct rte_mempool *mp);
+/* Two ethdev ports over two new rte_rings, crossed over: what `name_a` sends, `name_b`
+ * receives, and the other way (`rte_eth_from_rings` of the net_ring driver, looked up in its
+ * already loaded plugin `plugin`). 0 and the port ids, or a negative errno. */
+int cyclone_eth_ring_pair(const char *plugin, const char *name_a, const char *name_b,
+                          unsigned int ring_size, uint16_t *port_a, uint16_t *port_b);
 
 #endif

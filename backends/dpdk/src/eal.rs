@@ -118,10 +118,20 @@ enum State {
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
 
-#[derive(Debug)]
 struct EalInner {
     config: EalConfig,
     effective: Vec<String>,
+    /// The starting thread's CPU affinity before `rte_eal_init` pinned it to the main lcore.
+    affinity_before: Option<libc::cpu_set_t>,
+}
+
+impl std::fmt::Debug for EalInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EalInner")
+            .field("config", &self.config)
+            .field("effective", &self.effective)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A handle to the running EAL. Cheap to clone; the EAL stays up for the life of the process
@@ -160,6 +170,7 @@ impl Eal {
             None => {}
         }
         let effective = config.effective_args();
+        let affinity_before = sys::thread_affinity();
         if let Err(errno) = sys::eal_init(&effective) {
             let err = DpdkError::call("rte_eal_init", errno);
             // DPDK 22.11 keeps what it parsed even from refused arguments (a second start
@@ -170,6 +181,7 @@ impl Eal {
         let inner = Arc::new(EalInner {
             config: config.clone(),
             effective,
+            affinity_before,
         });
         *state = Some(State::Running(inner.clone()));
         drop(state);
@@ -189,6 +201,19 @@ impl Eal {
                 inner: inner.clone(),
             }),
             _ => None,
+        }
+    }
+
+    /// Gives the calling thread back the CPU affinity the thread that started the EAL had before
+    /// (`rte_eal_init` pins that thread to the main lcore's CPU, and threads it spawns inherit
+    /// it). For applications that run their own threads rather than EAL lcores, such as
+    /// `cyclone serve`'s queue threads: call it on the starting thread before spawning them.
+    pub fn restore_affinity(&self) -> Result<()> {
+        match &self.inner.affinity_before {
+            Some(set) => {
+                sys::set_thread_affinity(set).map_err(|e| DpdkError::call("sched_setaffinity", e))
+            }
+            None => Ok(()),
         }
     }
 
@@ -216,6 +241,24 @@ impl Eal {
             vdev: devargs.to_string(),
         })?;
         Ok(PortInfo { id, name })
+    }
+
+    /// Creates two `net_ring` ports (named `net_ring_<a>` and `net_ring_<b>`) over two
+    /// new `rte_ring`s of `ring_size` slots (a power of two), crossed over: what `a` transmits,
+    /// `b` receives, and the other way — a back-to-back cable in memory. (`--vdev net_ring0`
+    /// ports each receive what they send themselves; `rte_eth_from_rings` makes real pairs.)
+    /// Needs the `net_ring` plugin, which the EAL loads at start. The ports have no MAC address
+    /// of their own (all zeroes) and take every frame.
+    pub fn ring_pair(&self, a: &str, b: &str, ring_size: u32) -> Result<(PortInfo, PortInfo)> {
+        let plugin = format!("{}/librte_net_ring.so.23", cyclone_dpdk_sys::PMD_DIR);
+        let (ia, ib) = sys::eth_ring_pair(&plugin, a, b, ring_size)
+            .map_err(|e| DpdkError::call("rte_eth_from_rings", e))?;
+        // The driver names its ports `net_ring_<name>`.
+        let info = |id| PortInfo {
+            id,
+            name: sys::port_name(id).unwrap_or_default(),
+        };
+        Ok((info(ia), info(ib)))
     }
 
     /// Whether the EAL uses virtual addresses as IO addresses (it does with `--no-huge`).

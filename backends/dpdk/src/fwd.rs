@@ -141,7 +141,7 @@ pub struct FwdConfig {
     pub eal: EalConfig,
     /// io or macswap.
     pub mode: FwdMode,
-    /// How long to run.
+    /// How long to run; 0: until stopped ([`run_until`]'s flag).
     pub seconds: u64,
     /// Frames in the shared pool (testpmd's `--total-num-mbufs`).
     pub frames: u32,
@@ -186,7 +186,17 @@ impl FwdSummary {
 /// Starts the EAL, opens ports 0 and 1 (or port 0 alone) over one shared pool, and forwards on
 /// one worker lcore (a plain thread if there is none) for `seconds`, calling `each_second`
 /// with the second's number and its Mpps.
-pub fn run(config: &FwdConfig, mut each_second: impl FnMut(u64, f64)) -> Result<FwdSummary> {
+pub fn run(config: &FwdConfig, each_second: impl FnMut(u64, f64)) -> Result<FwdSummary> {
+    run_until(config, &AtomicBool::new(false), each_second)
+}
+
+/// [`run`], ending early when `stop` is set (a SIGINT handler's flag), checked every 50 ms;
+/// with `seconds == 0` it runs until then. A last partial second is not reported.
+pub fn run_until(
+    config: &FwdConfig,
+    stop_flag: &AtomicBool,
+    mut each_second: impl FnMut(u64, f64),
+) -> Result<FwdSummary> {
     let eal = Eal::init(&config.eal)?;
     let ports = eal.ports();
     if ports.is_empty() {
@@ -226,13 +236,15 @@ pub fn run(config: &FwdConfig, mut each_second: impl FnMut(u64, f64)) -> Result<
     let stats = Arc::new(FwdStats::default());
     let mode = config.mode;
     let work = {
-        let (stop, stats) = (stop.clone(), stats.clone());
+        let (stop, stats, pool) = (stop.clone(), stats.clone(), pool.clone());
         move || {
             let mut qa = qa;
             match qb {
                 Some(mut qb) => forward(&mut qa, &mut qb, mode, &stop, &stats),
                 None => forward_loop(&mut qa, mode, &stop, &stats),
             }
+            // What this lcore cached (DPDK's mempool cache, Cyclone's thread cache) goes back.
+            pool.flush_caches();
         }
     };
     let start = Instant::now();
@@ -240,9 +252,17 @@ pub fn run(config: &FwdConfig, mut each_second: impl FnMut(u64, f64)) -> Result<
     let mut report = |stop: &AtomicBool| {
         let mut last = stats.snapshot().0;
         let mut tick = start;
-        for s in 1..=config.seconds {
+        let mut s = 0;
+        while config.seconds == 0 || s < config.seconds {
+            s += 1;
             let next = start + Duration::from_secs(s);
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            while !stop_flag.load(Ordering::Relaxed) && Instant::now() < next {
+                let left = next.saturating_duration_since(Instant::now());
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+            if stop_flag.load(Ordering::Relaxed) {
+                break;
+            }
             let now = Instant::now();
             let rx = stats.snapshot().0;
             let rate = (rx - last) as f64 / now.duration_since(tick).as_secs_f64() / 1e6;

@@ -12,8 +12,9 @@
 //!   mempool object header and the `struct rte_mbuf` (staggered by a cache colour so that the
 //!   mbufs of a burst do not all fall into the same L1 sets), the rest is the mbuf's data
 //!   buffer. The DPDK mempool over it uses Cyclone's mempool ops: a driver's `rte_mempool_get`
-//!   takes frames from the Cyclone pool, `rte_mempool_put` returns them (directly with cache
-//!   size 0, the default; through DPDK's per-lcore cache otherwise). RX turns an mbuf into a
+//!   takes frames from the Cyclone pool, `rte_mempool_put` returns them (through DPDK's
+//!   per-lcore cache of 256 by default, whose frames count as in use until
+//!   [`MbufPool::flush_caches`]; directly with cache size 0). RX turns an mbuf into a
 //!   `PacketBuf` over the same frame and TX a `PacketBuf` into its frame's mbuf, by reading and
 //!   writing a few mbuf fields: no copy, no per-packet call into DPDK.
 //! - [`Eal`], [`EalConfig`] (`eal`): the EAL, started once per process.

@@ -27,6 +27,10 @@ pub const fn mbuf_offset(frame_size: u32, index: u32) -> usize {
     sys::FrameLayout::new(frame_size).mbuf_offset(index)
 }
 
+/// Default size of DPDK's per-lcore mempool cache ([`MbufPoolConfig::dpdk_cache`]): 256,
+/// as in DPDK's own examples.
+pub const DEFAULT_DPDK_CACHE: u32 = 256;
+
 /// Size of an [`MbufPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MbufPoolConfig {
@@ -34,11 +38,13 @@ pub struct MbufPoolConfig {
     pub frames: u32,
     /// 2048 or 4096.
     pub frame_size: u32,
-    /// Size of DPDK's per-lcore mempool cache in front of the Cyclone pool. 0 (the default):
-    /// every get and put goes straight to the Cyclone pool, whose counts are then exact. More
-    /// (e.g. 256): drivers that free one mbuf at a time (`net_null`, most software PMDs) put it
-    /// in DPDK's inline cache, which gives frames back to the Cyclone pool in bulk; frames in
-    /// those caches count as in use. See the crate's README for the measurements.
+    /// Size of DPDK's per-lcore mempool cache in front of the Cyclone pool
+    /// ([`DEFAULT_DPDK_CACHE`] by default). Drivers that free one mbuf at a time (`net_null`,
+    /// most software PMDs) put it in DPDK's inline cache, which gives frames back to the
+    /// Cyclone pool in bulk. Frames in those caches count as in use, like those in Cyclone's
+    /// own per-thread caches: [`MbufPool::flush_caches`] gives the calling thread's back.
+    /// Only EAL lcores have such a cache; other threads go straight to the Cyclone pool. 0: no
+    /// cache at all, every get and put goes to the Cyclone pool (slower: see the README).
     pub dpdk_cache: u32,
 }
 
@@ -47,7 +53,7 @@ impl Default for MbufPoolConfig {
         MbufPoolConfig {
             frames: 8192,
             frame_size: 2048,
-            dpdk_cache: 0,
+            dpdk_cache: DEFAULT_DPDK_CACHE,
         }
     }
 }
@@ -91,6 +97,20 @@ impl MbufPool {
     /// `region_base + i * frame_size + mbuf_offset(frame_size, i)`.
     pub fn mbuf_addresses(&self) -> Vec<usize> {
         self.mempool.object_addresses()
+    }
+
+    /// Gives the frames cached by the calling thread back to the pool's shared free list: those
+    /// in DPDK's mempool cache of the calling lcore (`rte_mempool_cache_flush`; none on a thread
+    /// that is not an EAL lcore), then those in Cyclone's thread cache. After it, and with no
+    /// frame held anywhere else, `pool().available() == pool().capacity()`.
+    pub fn flush_caches(&self) {
+        self.mempool.flush_cache();
+        self.pool.flush_thread_cache();
+    }
+
+    /// Frames in the calling lcore's DPDK mempool cache (0 on a thread that is not an lcore).
+    pub fn dpdk_cached(&self) -> u32 {
+        self.mempool.cache_count()
     }
 
     /// What DPDK's `rte_mempool_avail_count` says (the pool's shared free list).

@@ -17,7 +17,7 @@ use cyclone_pmd::{
     TxQueue,
 };
 
-use crate::eal::Eal;
+use crate::eal::{Eal, PortInfo};
 use crate::error::{DpdkError, Result};
 use crate::pool::{self, MbufPool, MbufPoolConfig};
 use crate::sys::{self, DevInfo, EthStats, Link};
@@ -126,11 +126,50 @@ fn bit(capa: u64, flag: u32) -> bool {
     capa & u64::from(flag) != 0
 }
 
+/// The port `sel` names, or why there is none.
+fn find_port(eal: &Eal, sel: PortSelector) -> Result<PortInfo> {
+    let ports = eal.ports();
+    if ports.is_empty() {
+        return Err(DpdkError::NoPorts);
+    }
+    let found = match &sel {
+        PortSelector::Id(id) => ports.iter().find(|p| p.id == *id),
+        PortSelector::Name(name) => ports.iter().find(|p| p.name == *name),
+    };
+    found.cloned().ok_or_else(|| DpdkError::NoSuchPort {
+        name: match sel {
+            PortSelector::Id(id) => id.to_string(),
+            PortSelector::Name(n) => n,
+        },
+        available: ports
+            .iter()
+            .map(|p| format!("{} ({})", p.id, p.name))
+            .collect(),
+    })
+}
+
+/// The smallest frame size a driver works with: 4096 for `net_af_packet`, which refuses an
+/// mbuf with less data room than its TPACKET frame (2048 bytes by default, more than the 1536
+/// a 2048-byte frame leaves after DPDK's part and headroom); 2048 for the others.
+pub fn min_frame_size(driver: &str) -> u32 {
+    match driver {
+        "net_af_packet" => 4096,
+        _ => 2048,
+    }
+}
+
 impl DpdkPort {
-    /// Finds, configures and starts a port, with a pool of its own.
+    /// Finds, configures and starts a port, with a pool of its own. A driver known to need
+    /// more room per mbuf than `config.pool.frame_size` leaves gets bigger frames (see
+    /// [`min_frame_size`]).
     pub fn open(eal: &Eal, port: impl Into<PortSelector>, config: &PortConfig) -> Result<DpdkPort> {
-        let pool = MbufPool::new(eal, config.pool)?;
-        DpdkPort::open_with_pool(eal, port, config, pool)
+        let found = find_port(eal, port.into())?;
+        let info =
+            sys::dev_info(found.id).map_err(|e| DpdkError::call("rte_eth_dev_info_get", e))?;
+        let mut pool_config = config.pool;
+        pool_config.frame_size = pool_config.frame_size.max(min_frame_size(&info.driver));
+        let pool = MbufPool::new(eal, pool_config)?;
+        DpdkPort::open_with_pool(eal, found.id, config, pool)
     }
 
     /// Finds, configures and starts a port that receives into `pool` (which may be shared by
@@ -141,27 +180,7 @@ impl DpdkPort {
         config: &PortConfig,
         pool: MbufPool,
     ) -> Result<DpdkPort> {
-        let ports = eal.ports();
-        if ports.is_empty() {
-            return Err(DpdkError::NoPorts);
-        }
-        let sel = port.into();
-        let found = match &sel {
-            PortSelector::Id(id) => ports.iter().find(|p| p.id == *id),
-            PortSelector::Name(name) => ports.iter().find(|p| p.name == *name),
-        };
-        let Some(found) = found.cloned() else {
-            return Err(DpdkError::NoSuchPort {
-                name: match sel {
-                    PortSelector::Id(id) => id.to_string(),
-                    PortSelector::Name(n) => n,
-                },
-                available: ports
-                    .iter()
-                    .map(|p| format!("{} ({})", p.id, p.name))
-                    .collect(),
-            });
-        };
+        let found = find_port(eal, port.into())?;
         let id = found.id;
         let info = sys::dev_info(id).map_err(|e| DpdkError::call("rte_eth_dev_info_get", e))?;
         let max_queues = info.max_rx_queues.min(info.max_tx_queues);

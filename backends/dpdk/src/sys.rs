@@ -14,7 +14,7 @@
 //! a frame of a [`Mempool`]'s pool is owned either by the Cyclone side (free list, thread cache,
 //! a `PacketBuf`, ...) or by DPDK (a device ring, a mempool user between `get` and `put`). The
 //! mempool ops are the only doors between the two: dequeue moves frames to DPDK with
-//! `Pool::alloc_indices`, enqueue moves them back with `Pool::free_index`; RX moves a frame from
+//! `Pool::alloc_indices`, enqueue moves them back with `Pool::free_indices`; RX moves a frame from
 //! DPDK to a `PacketBuf` (`PacketBuf::from_raw`), TX from a `PacketBuf` to DPDK (`into_raw`).
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -128,6 +128,30 @@ pub(crate) fn eal_init(args: &[String]) -> Result<(), i32> {
     }
 }
 
+/// The calling thread's CPU affinity, to restore after `rte_eal_init` pinned it to the main
+/// lcore's CPU (`None` if it cannot be read).
+pub(crate) fn thread_affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: `cpu_set_t` is a plain bit array for which all zeroes is valid.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable `cpu_set_t` of the size passed.
+    let ret =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    (ret == 0).then_some(set)
+}
+
+/// Sets the calling thread's CPU affinity.
+pub(crate) fn set_thread_affinity(set: &libc::cpu_set_t) -> Result<(), i32> {
+    // SAFETY: `set` is a valid `cpu_set_t` of the size passed, read during the call only.
+    let ret = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINVAL))
+    }
+}
+
 /// Whether the EAL chose IOVA-as-VA.
 pub(crate) fn iova_is_va() -> bool {
     // SAFETY: called only after a successful `rte_eal_init`; reads a global.
@@ -189,6 +213,32 @@ pub(crate) fn dev_probe(devargs: &str) -> Result<(), i32> {
     // SAFETY: `c` is a valid NUL-terminated string that lives across the call.
     let ret = unsafe { ffi::rte_dev_probe(c.as_ptr()) };
     neg(ret).map(|_| ())
+}
+
+/// Two ports over two crossed `rte_ring`s (what `a` sends, `b` receives and back), made by the
+/// `net_ring` driver's `rte_eth_from_rings` in its plugin `plugin`. Returns the port ids.
+pub(crate) fn eth_ring_pair(
+    plugin: &str,
+    a: &str,
+    b: &str,
+    ring_size: u32,
+) -> Result<(u16, u16), i32> {
+    let c = |s: &str| CString::new(s).map_err(|_| libc::EINVAL);
+    let (plugin, a, b) = (c(plugin)?, c(a)?, c(b)?);
+    let (mut pa, mut pb) = (0u16, 0u16);
+    // SAFETY: three NUL-terminated strings and two out-pointers, all live across the call; the
+    // shim only creates rings and ports (called after `rte_eal_init`, checked by the caller).
+    let ret = unsafe {
+        ffi::cyclone_eth_ring_pair(
+            plugin.as_ptr(),
+            a.as_ptr(),
+            b.as_ptr(),
+            ring_size,
+            &mut pa,
+            &mut pb,
+        )
+    };
+    neg(ret).map(|_| (pa, pb))
 }
 
 fn neg(ret: c_int) -> Result<c_int, i32> {
@@ -821,6 +871,19 @@ impl Mempool {
         unsafe { ffi::rte_mempool_avail_count(self.mp()) }
     }
 
+    /// Gives the frames in the calling lcore's DPDK mempool cache back to the Cyclone pool
+    /// (nothing on a thread that is not an EAL lcore: it has no cache).
+    pub(crate) fn flush_cache(&self) {
+        // SAFETY: `mp` is live; the calling thread's own cache is only used by this thread.
+        unsafe { ffi::cyclone_rte_mempool_cache_flush(self.mp()) }
+    }
+
+    /// Frames in the calling lcore's DPDK mempool cache.
+    pub(crate) fn cache_count(&self) -> u32 {
+        // SAFETY: `mp` is live; reads the calling thread's own cache.
+        unsafe { ffi::cyclone_rte_mempool_cache_count(self.mp()) }
+    }
+
     /// The mbuf header of frame `index`.
     #[inline(always)]
     fn mbuf_of(&self, index: u32) -> *mut ffi::rte_mbuf {
@@ -838,6 +901,26 @@ impl Mempool {
         max: usize,
         stats: &mut QueueStats,
     ) -> usize {
+        // The frame size as a constant: the layout arithmetic folds into immediates and the
+        // loop keeps its registers (2048- and 4096-byte frames are the only ones).
+        if self.shift == 11 {
+            self.rx_burst_in::<11>(port, queue, out, max, stats)
+        } else {
+            self.rx_burst_in::<12>(port, queue, out, max, stats)
+        }
+    }
+
+    /// [`Mempool::rx_burst`] for frames of `1 << SHIFT` bytes (`SHIFT == self.shift`).
+    #[inline(always)]
+    fn rx_burst_in<const SHIFT: u32>(
+        &self,
+        port: u16,
+        queue: u16,
+        out: &mut Vec<PacketBuf>,
+        max: usize,
+        stats: &mut QueueStats,
+    ) -> usize {
+        debug_assert_eq!(SHIFT, self.shift);
         let mut mbufs = [MaybeUninit::<*mut ffi::rte_mbuf>::uninit(); MAX_BURST];
         let want = max.min(MAX_BURST) as u16;
         // SAFETY: `mbufs` has room for `want` pointers; the port and queue were set up by the
@@ -846,9 +929,15 @@ impl Mempool {
             unsafe { ffi::cyclone_rte_eth_rx_burst(port, queue, mbufs.as_mut_ptr().cast(), want) };
         let n = (n as usize).min(want as usize);
         out.reserve(n);
+        // Everything the conversion needs, read once per burst.
         let mp = self.mp();
+        let (base, shift) = (self.base, SHIFT);
+        let reserved = FrameLayout::new(1 << SHIFT).reserved as u32;
+        // The data room of every mbuf: `data_off + data_len` must stay inside it.
+        let room = (1u32 << shift) - reserved;
+        let len0 = out.len();
+        let dst = out.as_mut_ptr().wrapping_add(len0);
         let (mut got, mut bytes) = (0usize, 0u64);
-        let spare = out.spare_capacity_mut();
         for m in &mbufs[..n] {
             // SAFETY: the driver wrote the first `n` entries.
             let m = unsafe { m.assume_init() };
@@ -857,29 +946,26 @@ impl Mempool {
                 let h = &*m;
                 (h.pool, h.nb_segs, h.data_off, h.data_len, h.ol_flags)
             };
-            let buf = if pool == mp && nb_segs == 1 {
+            let (off, len) = (u32::from(data_off), u32::from(data_len));
+            let buf = if pool == mp && nb_segs == 1 && off + len <= room {
                 let raw = RawBuf {
-                    index: ((m as usize - self.base) >> self.shift) as u32,
-                    offset: (self.layout.reserved + data_off as usize) as u32,
-                    len: u32::from(data_len),
+                    index: ((m as usize - base) >> shift) as u32,
+                    offset: reserved + off,
+                    len,
                 };
                 // SAFETY: `m` belongs to this mempool, so it is the header of frame
-                // `raw.index` of `self.pool`, and the driver handed it (the frame) over to us.
-                match unsafe { PacketBuf::from_raw(&self.pool, raw) } {
-                    Ok(mut buf) => {
-                        if ol_flags & RX_CKSUM_MASK != 0 {
-                            buf.offload = rx_offload(ol_flags);
-                        }
-                        buf
-                    }
-                    Err(_) => {
-                        stats.rx_dropped_invalid += 1;
-                        continue;
-                    }
+                // `raw.index` of `self.pool` (object i is frame i), and the driver handed it
+                // (the frame) over to us. The window starts at `reserved + data_off >=
+                // reserved` and ends at `reserved + data_off + data_len <= reserved + room =
+                // frame_size`, checked just above (u16 + u16 cannot overflow a u32).
+                let mut buf = unsafe { PacketBuf::from_raw_unchecked(&self.pool, raw) };
+                if ol_flags & RX_CKSUM_MASK != 0 {
+                    buf.offload = rx_offload(ol_flags);
                 }
+                buf
             } else {
                 // SAFETY: we own `m` (from the driver) and give it up here.
-                match unsafe { self.rx_slow(m) } {
+                match unsafe { self.rx_odd(m) } {
                     Some(buf) => buf,
                     None => {
                         stats.rx_dropped_invalid += 1;
@@ -888,19 +974,40 @@ impl Mempool {
                 }
             };
             bytes += buf.len() as u64;
-            match spare.get_mut(got) {
-                Some(slot) => {
-                    slot.write(buf);
-                    got += 1;
-                }
-                None => drop(buf), // cannot happen: `reserve(n)` made room for all
-            }
+            // SAFETY: `reserve(n)` made room for `n` more buffers after `len0`, and `got < n`
+            // (one per mbuf at most): slot `len0 + got` is spare capacity, written once.
+            unsafe { dst.wrapping_add(got).write(buf) };
+            got += 1;
         }
-        // SAFETY: the first `got` spare slots were initialised above.
-        unsafe { out.set_len(out.len() + got) };
+        // SAFETY: the `got` slots after `len0` were initialised above.
+        unsafe { out.set_len(len0 + got) };
         stats.rx_packets += got as u64;
         stats.rx_bytes += bytes;
         got
+    }
+
+    /// A received mbuf the fast path does not take: one of another mempool or a chain (copied
+    /// into a fresh frame, see [`Mempool::rx_slow`]), or one whose window does not fit its
+    /// buffer (a driver bug: dropped). Out of line, so that the fast path keeps its registers.
+    ///
+    /// # Safety
+    /// The caller owns `m` and gives it up.
+    #[cold]
+    #[inline(never)]
+    unsafe fn rx_odd(&self, m: *mut ffi::rte_mbuf) -> Option<PacketBuf> {
+        // SAFETY: the caller owns `m`: reading its header.
+        let h = unsafe { &*m };
+        let (pool, nb_segs) = (h.pool, h.nb_segs);
+        if pool == self.mp() && nb_segs == 1 {
+            // Ours, but the window overflows the buffer: give the frame back, unseen.
+            let index = ((m as usize - self.base) >> self.shift) as u32;
+            // SAFETY: `m` is frame `index`'s mbuf (it belongs to this mempool) and the caller
+            // gave it to us: we own the frame and return it to the pool.
+            unsafe { self.pool.free_index(index) };
+            return None;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.rx_slow(m) }
     }
 
     /// A received mbuf that is not a single segment of this mempool: copy it into a fresh
@@ -946,6 +1053,27 @@ impl Mempool {
         stats: &mut QueueStats,
         meta: impl Fn(&PacketBuf) -> (u64, u64),
     ) -> usize {
+        // As in `rx_burst`: the frame size as a constant.
+        if self.shift == 11 {
+            self.tx_burst_in::<11>(port, queue, bufs, stats, meta)
+        } else {
+            self.tx_burst_in::<12>(port, queue, bufs, stats, meta)
+        }
+    }
+
+    /// [`Mempool::tx_burst`] for frames of `1 << SHIFT` bytes (`SHIFT == self.shift`).
+    #[inline(always)]
+    fn tx_burst_in<const SHIFT: u32>(
+        &self,
+        port: u16,
+        queue: u16,
+        bufs: &mut Vec<PacketBuf>,
+        stats: &mut QueueStats,
+        meta: impl Fn(&PacketBuf) -> (u64, u64),
+    ) -> usize {
+        debug_assert_eq!(SHIFT, self.shift);
+        let layout = FrameLayout::new(1 << SHIFT);
+        let base = self.base;
         let mut total = 0;
         let pool_id = self.pool.id();
         while !bufs.is_empty() {
@@ -979,13 +1107,15 @@ impl Mempool {
                 offl[i].write(b.offload);
                 let raw = b.into_raw();
                 lens[i] = raw.len;
-                let m = self.mbuf_of(raw.index);
+                // Frame `raw.index`'s mbuf (as `mbuf_of`, with the layout constant).
+                let m = (base + ((raw.index as usize) << SHIFT) + layout.mbuf_offset(raw.index))
+                    as *mut ffi::rte_mbuf;
                 // SAFETY: `raw.index` is a frame of this pool that we now own (`into_raw`);
                 // its first `reserved` bytes hold its mbuf header, initialised at creation and
                 // never touched by a `PacketBuf` (the pool's reserved area). `raw.offset >=
                 // reserved` by the buffer's window invariant, and `< frame_size <= 4096`.
                 let h = unsafe { &mut *m };
-                h.data_off = (raw.offset as usize - self.layout.reserved) as u16;
+                h.data_off = (raw.offset as usize - layout.reserved) as u16;
                 h.data_len = raw.len as u16;
                 h.pkt_len = raw.len;
                 h.nb_segs = 1;
@@ -1073,6 +1203,11 @@ impl Drop for Mempool {
         unsafe { self.ctx.as_ref() }
             .closing
             .store(true, Ordering::Relaxed);
+        // Frames in DPDK's per-lcore caches go back to the Cyclone pool first (the free below
+        // does not flush them).
+        // SAFETY: every port that used this mempool has been closed and no `MbufPool` handle is
+        // left, so no thread uses the mempool or its caches any more.
+        unsafe { ffi::cyclone_rte_mempool_cache_flush_all(self.mp()) };
         // SAFETY: every port that used this mempool has been closed (ports hold the `Mempool`
         // until then), so no device holds its objects; frames still out as `PacketBuf`s go back
         // to the `Pool`, not to the mempool.

@@ -3,9 +3,8 @@
 //! behind the DPDK port (UDP datagrams), so it sends ARP requests, which the DPDK port must
 //! receive.
 //!
-//! TODO(stack): the full test — the kernel pings Cyclone and `curl` fetches a file from
-//! Cyclone's HTTP server over this veth — needs the TCP/IP stack and lands with it
-//! (`cyclone serve --backend dpdk`).
+//! The full test — the kernel pings Cyclone and `curl` fetches a file from `cyclone serve
+//! --backend dpdk` over such a veth — is `dataplane/cyclone/tests/dpdk_af_packet_serve.rs`.
 
 mod common;
 

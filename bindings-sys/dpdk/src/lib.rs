@@ -4,8 +4,9 @@
 //! ethdev, mbuf, mempool; see the allowlist in `build.rs`) and the prototypes of a small C shim
 //! (`shim.c`, functions named `cyclone_*`) that re-exports DPDK's `static inline` fast-path
 //! functions: `rte_eth_rx_burst`, `rte_eth_tx_burst`, `rte_pktmbuf_alloc(_bulk)`,
-//! `rte_pktmbuf_free`, `rte_pktmbuf_mtod`, `rte_lcore_id` and a reader of the thread-local
-//! `rte_errno`.
+//! `rte_pktmbuf_free`, `rte_pktmbuf_mtod`, `rte_lcore_id`, `rte_mempool_cache_flush` (of the
+//! calling lcore's cache, or of every lcore's), a cache fill count, and a reader of the
+//! thread-local `rte_errno`.
 //!
 //! Bindings only, no logic: the safe layer is `cyclone-dpdk`. DPDK is linked the way
 //! `pkg-config --libs libdpdk` says (shared libraries on Debian); the poll-mode drivers

@@ -328,7 +328,12 @@ pub struct ServeArgs {
     pub grace_ms: Option<u64>,
     /// DPDK EAL arguments in one string, e.g. "-l 0-1 --no-pci --vdev net_af_packet0,iface=eth1"
     /// (required for --backend dpdk; the EAL runs without hugepages when none are mounted).
-    #[arg(long, env = "CYCLONE_DPDK_ARGS", value_name = "EAL ARGS", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "CYCLONE_DPDK_ARGS",
+        value_name = "EAL ARGS",
+        allow_hyphen_values = true
+    )]
     pub dpdk_args: Option<String>,
     /// TOML file with any of these settings (flags and environment override it).
     #[arg(long, env = "CYCLONE_CONFIG", value_name = "FILE")]

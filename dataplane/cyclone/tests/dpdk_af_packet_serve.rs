@@ -80,7 +80,9 @@ impl Lab {
         // A veth hands frames on with their checksums unfilled unless TX checksumming is off.
         run(
             "ip",
-            &["netns", "exec", &lab.ns, "ethtool", "-K", &peer, "tx", "off"],
+            &[
+                "netns", "exec", &lab.ns, "ethtool", "-K", &peer, "tx", "off",
+            ],
         )?;
         run("ip", &["-n", &lab.ns, "link", "set", &peer, "up"])?;
         run("ip", &["-n", &lab.ns, "link", "set", "lo", "up"])?;
@@ -232,7 +234,10 @@ fn the_kernel_pings_cyclone_and_curl_fetches_a_file_over_dpdk_af_packet() {
     );
     let fetched = std::fs::read(&out_file).expect("the fetched file");
     assert_eq!(fetched.len(), file.len(), "length of the fetched file");
-    assert!(Sha256::digest(&fetched) == want, "SHA-256 of the fetched file");
+    assert!(
+        Sha256::digest(&fetched) == want,
+        "SHA-256 of the fetched file"
+    );
     println!(
         "curl fetched {} MB in {:.2} s ({:.0} Mbit/s)",
         fetched.len() >> 20,
@@ -257,11 +262,7 @@ fn the_kernel_pings_cyclone_and_curl_fetches_a_file_over_dpdk_af_packet() {
     let mut report = String::new();
     let _ = stdout.read_to_string(&mut report);
     println!("{}", report.trim());
-    assert!(
-        status.success(),
-        "exit status {status}:\n{}",
-        log_text()
-    );
+    assert!(status.success(), "exit status {status}:\n{}", log_text());
     assert!(report.contains("served"), "the report: {report}");
     drop(lab);
 }

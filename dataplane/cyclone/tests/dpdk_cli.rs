@@ -43,7 +43,10 @@ fn assert_refused(out: &Output, needle: &str) {
         "an orderly failure, not a crash: {:?}\n{stderr}",
         out.status
     );
-    assert!(stderr.contains(needle), "stderr lacks {needle:?}:\n{stderr}");
+    assert!(
+        stderr.contains(needle),
+        "stderr lacks {needle:?}:\n{stderr}"
+    );
 }
 
 #[cfg(not(feature = "dpdk"))]
@@ -165,10 +168,7 @@ mod with_dpdk {
         if skip() {
             return;
         }
-        let out = serve(
-            "-l 0 --no-pci --vdev net_null0",
-            &["--iface", "net_null7"],
-        );
+        let out = serve("-l 0 --no-pci --vdev net_null0", &["--iface", "net_null7"]);
         assert_refused(&out, "no DPDK port `net_null7`");
         assert_refused(&out, "0 (net_null0)");
         let out = serve("-l 0 --no-pci --vdev net_null0", &["--iface", "3"]);

@@ -72,7 +72,10 @@ impl Pair {
             if done(self) {
                 return;
             }
-            assert!(Instant::now() < deadline, "{what}: not done within {limit:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not done within {limit:?}"
+            );
         }
     }
 }
@@ -113,12 +116,7 @@ fn http(pair: &mut Pair, request: &[u8], expect: usize) -> Vec<(u16, Vec<u8>)> {
 /// `len` bytes each way on one TCP connection (client → server and back), byte-exact.
 fn bulk(pair: &mut Pair, len: usize) {
     let addr = SocketAddrV4::new(SERVER, 5001);
-    let listener = pair
-        .server
-        .iface
-        .tcp_mut()
-        .listen(addr, 4)
-        .expect("listen");
+    let listener = pair.server.iface.tcp_mut().listen(addr, 4).expect("listen");
     let now = pair.clock.now();
     let c = pair
         .client
@@ -161,8 +159,16 @@ fn bulk(pair: &mut Pair, len: usize) {
         }
         eof[0] && eof[1]
     });
-    assert!(got[1] == data[0], "client → server: {} bytes byte-exact", len);
-    assert!(got[0] == data[1], "server → client: {} bytes byte-exact", len);
+    assert!(
+        got[1] == data[0],
+        "client → server: {} bytes byte-exact",
+        len
+    );
+    assert!(
+        got[0] == data[1],
+        "server → client: {} bytes byte-exact",
+        len
+    );
     for (i, host) in [&mut pair.client, &mut pair.server].into_iter().enumerate() {
         if let Some(c) = conns[i] {
             let _ = host.iface.tcp_mut().close(c);
@@ -182,7 +188,10 @@ fn two_stacks_speak_tcp_and_http_over_a_dpdk_ring_pair() {
         .ring_pair("srv", "cli", 1024)
         .expect("a crossed ring pair");
     assert_ne!(a.id, b.id);
-    assert_eq!((a.name.as_str(), b.name.as_str()), ("net_ring_srv", "net_ring_cli"));
+    assert_eq!(
+        (a.name.as_str(), b.name.as_str()),
+        ("net_ring_srv", "net_ring_cli")
+    );
 
     let pool = MbufPool::new(
         &eal,

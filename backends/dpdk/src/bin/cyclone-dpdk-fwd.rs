@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, default_value_t = 32768)]
     frames: u32,
     /// DPDK mempool cache in front of Cyclone's pool (0: every mbuf get/put goes to the pool).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = cyclone_dpdk::pool::DEFAULT_DPDK_CACHE)]
     dpdk_cache: u32,
     /// Frame size: 2048 or 4096.
     #[arg(long, default_value_t = 2048)]

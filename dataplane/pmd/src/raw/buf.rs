@@ -259,6 +259,46 @@ impl PacketBuf {
         let frame = unsafe { pool.frame_from_index(raw.index) };
         frame.into_buf(raw.offset as usize, raw.len as usize)
     }
+
+    /// [`PacketBuf::from_raw`] without the window check, for a device's receive fast path that
+    /// has checked the window itself (e.g. once per burst against bounds it computed once):
+    /// reads nothing from the pool but its address, and cannot fail.
+    ///
+    /// # Safety
+    /// As for [`PacketBuf::from_raw`]: `raw.index` names a frame of `pool` that the caller owns
+    /// (given away and not taken back since) and hands over. In addition the window must lie
+    /// in the frame outside the pool's reserved area:
+    /// `pool.config().reserved <= raw.offset` and `raw.offset + raw.len <= frame_size`
+    /// (computed without overflow). Debug builds assert all of it but ownership.
+    #[inline]
+    pub unsafe fn from_raw_unchecked(pool: &crate::Pool, raw: RawBuf) -> PacketBuf {
+        let shared = pool.shared_ptr();
+        #[cfg(debug_assertions)]
+        {
+            // SAFETY: `pool` is a live handle, so its shared state is alive.
+            let s = unsafe { shared.as_ref() };
+            debug_assert!(raw.index < s.frames, "frame {} out of range", raw.index);
+            debug_assert!(
+                raw.offset >= s.reserved
+                    && u64::from(raw.offset) + u64::from(raw.len) <= u64::from(s.frame_size),
+                "window {}+{} does not fit a {}-byte frame with {} reserved",
+                raw.offset,
+                raw.len,
+                s.frame_size,
+                s.reserved
+            );
+        }
+        // The caller's frame becomes this buffer's: it carries the frame's pool reference (as
+        // `Frame::into_buf` would), and the window invariant `reserved <= start`,
+        // `start + len <= frame_size` that every method relies on holds by the contract.
+        PacketBuf {
+            shared,
+            index: raw.index,
+            start: raw.offset,
+            len: raw.len,
+            offload: Offload::default(),
+        }
+    }
 }
 
 impl Drop for PacketBuf {

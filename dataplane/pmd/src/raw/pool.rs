@@ -245,6 +245,13 @@ impl Pool {
         unsafe { self.shared.as_ref() }
     }
 
+    /// The shared state's address, for building a buffer of this pool
+    /// ([`PacketBuf::from_raw_unchecked`]).
+    #[inline]
+    pub(crate) fn shared_ptr(&self) -> NonNull<Shared> {
+        self.shared
+    }
+
     /// The pool's configuration.
     pub fn config(&self) -> PoolConfig {
         let s = self.shared();
