@@ -234,3 +234,28 @@ fn a_file_that_shrinks_while_sent_cuts_the_connection() {
     assert!(c.conn.should_close());
     assert!(c.conn.last_error().is_some());
 }
+
+#[test]
+fn a_cached_small_file_is_served_fresh_after_it_changes() {
+    let site = Site::new();
+    let mut c = site.client();
+    let get = b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_eq!(one_response(&c.exchange(get)).body, b"0123456789abcdefghij");
+    assert_eq!(
+        one_response(&c.exchange(get)).body,
+        b"0123456789abcdefghij",
+        "from the cache"
+    );
+    fs::write(site.dir.path().join("root/a.txt"), b"changed on disk").unwrap();
+    assert_eq!(
+        one_response(&c.exchange(get)).body,
+        b"changed on disk",
+        "revalidated by stat"
+    );
+    fs::remove_file(site.dir.path().join("root/a.txt")).unwrap();
+    assert_eq!(
+        one_response(&c.exchange(get)).status,
+        404,
+        "a deleted file is not served from memory"
+    );
+}

@@ -15,23 +15,59 @@
 //! Opening and `stat`ing files happens on the dataplane thread (blocking file-system calls on
 //! the packet path): acceptable for now, a page-cache miss stalls the queue. Between the check
 //! and the open a writer inside the root could swap in a symlink (TOCTOU): the root is trusted.
+//!
+//! # Cache
+//! A request path that resolved to a small file (up to [`CACHE_FILE_MAX`] bytes) is remembered
+//! with the file's canonical path, size, modification time and bytes; later requests for it cost
+//! one `stat` of the canonical path (the file changed → resolved and read again) instead of the
+//! path walk, `open` and `read`. Bounded: at most [`CACHE_ENTRIES`] files.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::date::{format_http_date, parse_http_date};
 use crate::parse::trim;
 use crate::request::Request;
-use crate::response::{FileBody, Response};
+use crate::response::{Body, FileBody, Response};
 use crate::router::Handler;
+
+/// Files up to this size are kept in memory after their first request.
+pub const CACHE_FILE_MAX: u64 = 64 * 1024;
+/// At most this many files are cached.
+pub const CACHE_ENTRIES: usize = 1024;
+
+/// A small file remembered by its request path.
+#[derive(Debug)]
+struct Cached {
+    path: PathBuf,
+    len: u64,
+    mtime: Duration,
+    bytes: Arc<Vec<u8>>,
+}
 
 /// Serves the files under `root` for paths under `prefix`.
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     root: PathBuf,
     prefix: String,
+    cache: Arc<RwLock<HashMap<String, Cached>>>,
+}
+
+/// Where a response's bytes come from.
+enum Source {
+    File(File),
+    Memory(Arc<Vec<u8>>),
+}
+
+fn mtime_of(meta: &std::fs::Metadata) -> Duration {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default()
 }
 
 impl StaticFiles {
@@ -41,6 +77,7 @@ impl StaticFiles {
         Ok(StaticFiles {
             root: root.as_ref().canonicalize()?,
             prefix: prefix.to_string(),
+            cache: Arc::default(),
         })
     }
 
@@ -49,14 +86,61 @@ impl StaticFiles {
         &self.root
     }
 
-    /// Maps a request path to a regular file under the root, or to the status to answer.
-    fn resolve(&self, path: &str) -> Result<(PathBuf, File, std::fs::Metadata), u16> {
+    /// The request path relative to the mount prefix, percent-decoded and checked (no NUL,
+    /// backslash, `.` or `..` segment), or the status to answer.
+    fn relative(&self, path: &str) -> Result<String, u16> {
         let rel = path.strip_prefix(self.prefix.as_str()).ok_or(404u16)?;
         let decoded = percent_decode(rel.as_bytes()).ok_or(400u16)?;
         let decoded = String::from_utf8(decoded).map_err(|_| 400u16)?;
-        if decoded.contains(['\0', '\\']) {
+        if decoded.contains(['\0', '\\']) || decoded.split('/').any(|s| s == "." || s == "..") {
             return Err(400);
         }
+        Ok(decoded)
+    }
+
+    /// A cached small file that has not changed since it was read: one `stat`.
+    fn cached(&self, rel: &str) -> Option<(PathBuf, u64, Duration, Arc<Vec<u8>>)> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let hit = cache.get(rel)?;
+        let meta = std::fs::metadata(&hit.path).ok()?;
+        (meta.is_file() && meta.len() == hit.len && mtime_of(&meta) == hit.mtime)
+            .then(|| (hit.path.clone(), hit.len, hit.mtime, hit.bytes.clone()))
+    }
+
+    /// Reads a small file into the cache; `None` (serve from the file) when it is too large,
+    /// the cache is full, or the read comes up short.
+    fn fill(
+        &self,
+        rel: String,
+        path: &Path,
+        file: &mut File,
+        len: u64,
+        mtime: Duration,
+    ) -> Option<Arc<Vec<u8>>> {
+        if len > CACHE_FILE_MAX {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes).ok()?;
+        if bytes.len() as u64 != len {
+            return None;
+        }
+        let bytes = Arc::new(bytes);
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < CACHE_ENTRIES || cache.contains_key(&rel) {
+            let entry = Cached {
+                path: path.to_path_buf(),
+                len,
+                mtime,
+                bytes: bytes.clone(),
+            };
+            cache.insert(rel, entry);
+        }
+        Some(bytes)
+    }
+
+    /// Maps a checked relative path to a regular file under the root, or to the status to answer.
+    fn resolve(&self, decoded: &str) -> Result<(PathBuf, File, std::fs::Metadata), u16> {
         let mut candidate = self.root.clone();
         for seg in decoded.split('/') {
             match seg {
@@ -98,16 +182,24 @@ fn io_status(e: io::Error) -> u16 {
 
 impl Handler for StaticFiles {
     fn handle(&self, req: &mut Request<'_>) -> Response {
-        let (path, file, meta) = match self.resolve(req.path()) {
-            Ok(found) => found,
+        let rel = match self.relative(req.path()) {
+            Ok(rel) => rel,
             Err(status) => return Response::text(status, crate::reason_phrase(status)),
         };
-        let len = meta.len();
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .unwrap_or_default();
+        let (path, len, mtime, source) = match self.cached(&rel) {
+            Some((path, len, mtime, bytes)) => (path, len, mtime, Source::Memory(bytes)),
+            None => {
+                let (path, mut file, meta) = match self.resolve(&rel) {
+                    Ok(found) => found,
+                    Err(status) => return Response::text(status, crate::reason_phrase(status)),
+                };
+                let (len, mtime) = (meta.len(), mtime_of(&meta));
+                match self.fill(rel, &path, &mut file, len, mtime) {
+                    Some(bytes) => (path, len, mtime, Source::Memory(bytes)),
+                    None => (path, len, mtime, Source::File(file)),
+                }
+            }
+        };
         // A strong validator from size and modification time (as nginx does).
         let etag = format!(
             "\"{:x}-{:x}{:09x}\"",
@@ -153,9 +245,19 @@ impl Handler for StaticFiles {
             }
             RangeSpec::Bytes { first, last } => (206, first, last - first + 1),
         };
-        let body = match FileBody::new(file, offset, count) {
-            Ok(b) => b,
-            Err(_) => return Response::text(500, "Internal Server Error"),
+        let body: Body = match source {
+            Source::File(file) => match FileBody::new(file, offset, count) {
+                Ok(b) => b.into(),
+                Err(_) => return Response::text(500, "Internal Server Error"),
+            },
+            Source::Memory(bytes) => {
+                let range = offset as usize..(offset + count) as usize;
+                bytes
+                    .get(range)
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default()
+                    .into()
+            }
         };
         let mut resp = Response::new(status)
             .with_content_type(ctype)
