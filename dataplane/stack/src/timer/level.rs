@@ -28,6 +28,7 @@ const fn level_range(level: usize) -> u64 {
 }
 
 /// The slot of `level` that the tick `when` falls in.
+#[inline]
 pub(super) const fn slot_for(when: u64, level: usize) -> usize {
     ((when >> (SLOT_BITS * level as u32)) as usize) & (SLOTS - 1)
 }
@@ -36,6 +37,7 @@ pub(super) const fn slot_for(when: u64, level: usize) -> usize {
 /// bit in which `when` differs from `elapsed` — every lower level's slots are "current" for both.
 /// Deadlines beyond the wheel's range (differing at bit 36 or above) go to the last level, whose
 /// slots then act as a ring that is re-examined each time it comes round.
+#[inline]
 pub(super) const fn level_for(elapsed: u64, when: u64) -> usize {
     // `| (SLOTS - 1)` makes a difference confined to the lowest 6 bits land at level 0.
     let mut masked = (elapsed ^ when) | (SLOTS as u64 - 1);
@@ -64,13 +66,21 @@ impl Default for Level {
 }
 
 impl Level {
+    #[inline]
     pub(super) fn slot_mut(&mut self, slot: usize) -> &mut List {
         &mut self.slots[slot & (SLOTS - 1)]
     }
 
     /// Marks `slot` non-empty (after a push).
+    #[inline]
     pub(super) fn set_occupied(&mut self, slot: usize) {
         self.occupied |= 1 << (slot & (SLOTS - 1));
+    }
+
+    /// Clears `slot`'s occupancy bit (its list just became empty).
+    #[inline]
+    pub(super) fn clear_occupied(&mut self, slot: usize) {
+        self.occupied &= !(1 << (slot & (SLOTS - 1)));
     }
 
     /// Clears `slot`'s occupancy bit if its list became empty (after an unlink).
@@ -142,6 +152,7 @@ const fn round_of(when: u64) -> u64 {
 impl LastLevel {
     /// Records that a timer due at tick `when` was just pushed on `slot` (before the slot is
     /// marked occupied).
+    #[inline]
     pub(super) fn note_push(&mut self, slot: usize, when: u64) {
         let slot = slot & (SLOTS - 1);
         let round = round_of(when);

@@ -197,8 +197,21 @@ impl<T> TimerWheel<T> {
     /// Like [`arm`](Self::arm), but gives the value back if the wheel is full.
     pub fn try_arm(&mut self, deadline: Timestamp, value: T) -> Result<TimerHandle, WheelFull<T>> {
         let when = self.due_tick(deadline);
-        let (index, generation) = self.slab.insert(value, when).map_err(WheelFull)?;
-        self.file(index, when);
+        if self.slab.is_full() {
+            return Err(WheelFull(value));
+        }
+        // Not full: the insert cannot fail, so the slot `list_for` marks occupied gets the entry.
+        let (list, id) = list_for(
+            &mut self.levels,
+            &mut self.last,
+            &mut self.pending,
+            self.elapsed,
+            when,
+        );
+        let (index, generation) = self
+            .slab
+            .insert_back(list, id, value, when)
+            .map_err(WheelFull)?;
         Ok(TimerHandle { index, generation })
     }
 
@@ -206,14 +219,20 @@ impl<T> TimerWheel<T> {
     /// or was cancelled). O(1).
     pub fn cancel(&mut self, handle: TimerHandle) -> Option<T> {
         let gone = self.slab.detach(handle.index, handle.generation)?;
-        if gone.list == PENDING {
-            self.pending.closed_gap(gone.prev, gone.next);
-        } else if let Some(lvl) =
-            level_mut(&mut self.levels, &mut self.last, gone.list as usize / SLOTS)
-        {
-            let slot = gone.list as usize % SLOTS;
-            lvl.slot_mut(slot).closed_gap(gone.prev, gone.next);
-            lvl.update_occupied(slot);
+        let (level, slot) = (gone.list as usize / SLOTS, gone.list as usize % SLOTS);
+        // Levels 0 to 4 first: the common case costs one comparison.
+        let lvl = match self.levels.get_mut(level) {
+            Some(lvl) => lvl,
+            None if level == LEVELS - 1 => &mut self.last.level,
+            None => {
+                // `PENDING`.
+                self.pending.closed_gap(gone.prev, gone.next);
+                return Some(gone.value);
+            }
+        };
+        lvl.slot_mut(slot).closed_gap(gone.prev, gone.next);
+        if gone.prev == NIL && gone.next == NIL {
+            lvl.clear_occupied(slot);
         }
         Some(gone.value)
     }
@@ -288,30 +307,22 @@ impl<T> TimerWheel<T> {
     }
 
     /// `ceil(deadline / tick)`; cannot overflow.
+    #[inline]
     fn due_tick(&self, deadline: Timestamp) -> u64 {
-        let (ticks, rest) = self.per_tick.div_rem(deadline.as_nanos());
-        ticks + u64::from(rest != 0)
+        self.per_tick.div_ceil(deadline.as_nanos())
     }
 
     /// Links the (unlinked) entry `index`, due at tick `when`, on its list: `pending` if due now,
     /// else the slot `level_for`/`slot_for` give.
     fn file(&mut self, index: u32, when: u64) {
-        if when <= self.elapsed {
-            self.slab.push_back(&mut self.pending, PENDING, index);
-        } else {
-            let level = level_for(self.elapsed, when);
-            let slot = slot_for(when, level);
-            let id = (level * SLOTS + slot) as ListId;
-            let lvl = match self.levels.get_mut(level) {
-                Some(lvl) => lvl,
-                None => {
-                    self.last.note_push(slot, when);
-                    &mut self.last.level
-                }
-            };
-            self.slab.push_back(lvl.slot_mut(slot), id, index);
-            lvl.set_occupied(slot);
-        }
+        let (list, id) = list_for(
+            &mut self.levels,
+            &mut self.last,
+            &mut self.pending,
+            self.elapsed,
+            when,
+        );
+        self.slab.push_back(list, id, index);
     }
 
     /// Unlinks the entry `index` from the list `list` it is on.
@@ -378,6 +389,7 @@ impl TickDivisor {
     }
 
     /// `(n / divisor, n % divisor)`.
+    #[inline]
     fn div_rem(self, n: u64) -> (u64, u64) {
         // With m = reciprocal >= (2^64 - d) / d: n * m / 2^64 >= n / d - n / 2^64 > n / d - 1,
         // and n * m / 2^64 <= n / d. So the estimate is `n / d` or one less: never too big
@@ -390,6 +402,45 @@ impl TickDivisor {
         }
         (q, r)
     }
+
+    /// `ceil(n / divisor)`, without overflow.
+    #[inline]
+    fn div_ceil(self, n: u64) -> u64 {
+        // As in `div_rem`, the estimate `q` is `n / d` or one less, and `r = n - q * d < 2d`:
+        // if `r < d`, the answer is `q + (r != 0)`; else the true quotient is `q + 1` with
+        // remainder `r - d`, so the answer is `q + 1 + (r > d)`. Both are `q + (r != 0) + (r > d)`.
+        let q = ((u128::from(n) * u128::from(self.reciprocal)) >> 64) as u64;
+        let r = n - q * self.divisor;
+        q + u64::from(r != 0) + u64::from(r > self.divisor)
+    }
+}
+
+/// The list a timer due at tick `when` goes on — `pending` if due by `elapsed`, else the slot
+/// `level_for`/`slot_for` give — and its id. A slot is marked occupied (and the last level's
+/// round noted) here: the caller must then push the entry on the list.
+#[inline]
+fn list_for<'a>(
+    levels: &'a mut [Level; LEVELS - 1],
+    last: &'a mut LastLevel,
+    pending: &'a mut List,
+    elapsed: u64,
+    when: u64,
+) -> (&'a mut List, ListId) {
+    if when <= elapsed {
+        return (pending, PENDING);
+    }
+    let level = level_for(elapsed, when);
+    let slot = slot_for(when, level);
+    let id = (level * SLOTS + slot) as ListId;
+    let lvl = match levels.get_mut(level) {
+        Some(lvl) => lvl,
+        None => {
+            last.note_push(slot, when);
+            &mut last.level
+        }
+    };
+    lvl.set_occupied(slot);
+    (lvl.slot_mut(slot), id)
 }
 
 /// Level `level` of the wheel (borrowing only the levels, not the slab).
@@ -444,6 +495,7 @@ mod tests {
                 rng >> (rng % 64)
             })) {
                 assert_eq!(div.div_rem(n), (n / d, n % d), "{n} / {d}");
+                assert_eq!(div.div_ceil(n), n.div_ceil(d), "ceil({n} / {d})");
             }
         }
     }

@@ -56,6 +56,7 @@ impl List {
     }
 
     /// Fixes the ends after the entry between `prev` and `next` left the list.
+    #[inline]
     pub(super) fn closed_gap(&mut self, prev: u32, next: u32) {
         if prev == NIL {
             self.head = next;
@@ -97,34 +98,66 @@ impl<T> Slab<T> {
         self.len
     }
 
-    /// Stores `value` in a free entry (not yet on any list) and returns its index and generation,
-    /// or gives `value` back if all `u32::MAX - 1` indices are in use.
-    pub(super) fn insert(&mut self, value: T, when: u64) -> Result<(u32, u32), T> {
+    /// Whether no entry can be inserted: the free list is empty and all `u32::MAX - 1` indices
+    /// are in use.
+    #[inline]
+    pub(super) fn is_full(&self) -> bool {
+        self.free == NIL && self.entries.len() >= NIL as usize
+    }
+
+    /// Stores `value` (due at tick `when`) in a free entry and appends it to `list`, recording
+    /// `id` as the list it is on: [`insert`](Self::insert) and [`push_back`](Self::push_back) in
+    /// one pass. Returns the index and generation, or gives `value` back (leaving `list` as it
+    /// was) if all `u32::MAX - 1` indices are in use.
+    #[inline]
+    pub(super) fn insert_back(
+        &mut self,
+        list: &mut List,
+        id: ListId,
+        value: T,
+        when: u64,
+    ) -> Result<(u32, u32), T> {
+        let old_tail = list.tail;
         let (index, generation) = if let Some(entry) = self.entries.get_mut(self.free as usize) {
             let index = self.free;
             self.free = entry.next;
             entry.value = Some(value);
             entry.when = when;
-            entry.prev = NIL;
+            entry.prev = old_tail;
             entry.next = NIL;
+            entry.list = id;
             (index, entry.generation)
         } else {
-            let index = self.entries.len();
-            if index >= NIL as usize {
-                return Err(value);
-            }
-            self.entries.push(Entry {
-                value: Some(value),
-                when,
-                prev: NIL,
-                next: NIL,
-                generation: 0,
-                list: FREE,
-            });
-            (index as u32, 0)
+            (self.push_entry(value, when, old_tail, id)?, 0)
         };
+        match self.entries.get_mut(old_tail as usize) {
+            Some(tail) => tail.next = index,
+            None => list.head = index,
+        }
+        list.tail = index;
         self.len += 1;
         Ok((index, generation))
+    }
+
+    /// Appends a new entry (the free list is empty), linked after `prev` on the list `id`;
+    /// gives `value` back if all `u32::MAX - 1` indices are in use. Out of line: after warm-up,
+    /// entries come from the free list.
+    #[cold]
+    #[inline(never)]
+    fn push_entry(&mut self, value: T, when: u64, prev: u32, id: ListId) -> Result<u32, T> {
+        let index = self.entries.len();
+        if index >= NIL as usize {
+            return Err(value);
+        }
+        self.entries.push(Entry {
+            value: Some(value),
+            when,
+            prev,
+            next: NIL,
+            generation: 0,
+            list: id,
+        });
+        Ok(index as u32)
     }
 
     /// The live entry at `index` if its generation is `generation`.
@@ -166,6 +199,7 @@ impl<T> Slab<T> {
     /// Cancels the live entry `index` of generation `generation` in one pass: unlinks it from
     /// its neighbours, frees it and returns the list it was on, its former neighbours (so the
     /// caller can fix that list's head and tail) and its value. `None` if the handle is stale.
+    #[inline]
     pub(super) fn detach(&mut self, index: u32, generation: u32) -> Option<Detached<T>> {
         let entry = self
             .entries
