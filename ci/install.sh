@@ -29,6 +29,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "ci/install.sh: cargo is missing: install Rust (https://rustup.rs), stable 1.86 or newer" >&2
+  echo "ci/install.sh: cargo is missing: install Rust (https://rustup.rs), stable 1.91 or newer" >&2
   exit 1
 fi
