@@ -11,7 +11,7 @@
 #   env: FWD=<path to cyclone-dpdk-fwd> (default: built with cargo --release)
 #        CACHE="0 256"  DPDK mempool cache sizes to run Cyclone with (256 is the default; see
 #                       backends/dpdk/README.md)
-#        MODES="io macswap"  FRAMES=32768
+#        MODES="io macswap"  FRAMES=32768  FRAME_SIZE=4096 (Cyclone frame size: 2048 or 4096)
 set -u  # no -e/pipefail: the tools are stopped by timeout, which exits non-zero
 
 RUNS=${1:-3}
@@ -42,7 +42,7 @@ testpmd_run() { # mode -> Mpps
 }
 
 cyclone_run() { # mode cache -> Mpps
-  timeout $((SECS + 10)) "$FWD" --mode "$1" --dpdk-cache "$2" --frames "$FRAMES" --seconds "$SECS" \
+  timeout $((SECS + 10)) "$FWD" --mode "$1" --dpdk-cache "$2" --frames "$FRAMES" --frame-size "${FRAME_SIZE:-4096}" --seconds "$SECS" \
     --dpdk-args "$EAL --file-prefix cyc-bench-fwd" 2>/dev/null |
     awk '/^second/ {print $3}' | steady | median
 }

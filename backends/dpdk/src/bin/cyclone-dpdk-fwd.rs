@@ -24,8 +24,10 @@ struct Args {
     /// DPDK mempool cache in front of Cyclone's pool (0: every mbuf get/put goes to the pool).
     #[arg(long, default_value_t = cyclone_dpdk::pool::DEFAULT_DPDK_CACHE)]
     dpdk_cache: u32,
-    /// Frame size: 2048 or 4096.
-    #[arg(long, default_value_t = 2048)]
+    /// Frame size: 2048 or 4096. 4096 by default: the mbuf headers of 4096-byte frames spread
+    /// over 16 L1 cache sets (8 colours), those of 2048-byte frames over only 8, and forwarding
+    /// measured 1.05–1.09× testpmd with 4096 against 0.82–0.95× with 2048.
+    #[arg(long, default_value_t = 4096)]
     frame_size: u32,
 }
 
