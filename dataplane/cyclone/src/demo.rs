@@ -344,6 +344,7 @@ pub struct StackReport {
 /// The stack part: two Cyclone stacks (ARP, IPv4, TCP, HTTP) on the in-memory link with the
 /// same faults on receive: a bulk TCP transfer, then HTTP requests to the second stack.
 pub fn run_stack(args: &DemoArgs) -> Result<StackReport, crate::lab::LabError> {
+    use crate::app::bulk::BulkEnd;
     use crate::app::client::HttpClient;
     use crate::app::http::HttpService;
     use crate::lab::{Lab, LabConfig};
@@ -381,34 +382,21 @@ pub fn run_stack(args: &DemoArgs) -> Result<StackReport, crate::lab::LabError> {
         .tcp_mut()
         .connect(now, client_addr, server)
         .map_err(tcp_error)?;
-    let (mut sent, mut accepted, mut received) = (0, None, Vec::new());
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut sender = BulkEnd::new(client, data.clone());
+    let mut receiver: Option<BulkEnd> = None;
     lab.run_until(
         10_000_000,
         |lab| {
-            let tcp = lab.hosts[0].iface.tcp_mut();
-            while sent < data.len() {
-                match tcp.send(client, &data[sent..]) {
-                    Ok(n) if n > 0 => sent += n,
-                    _ => break,
-                }
-            }
-            if sent == data.len() {
-                let _ = tcp.shutdown(client);
-            }
+            sender.pump(lab.hosts[0].iface.tcp_mut());
             let tcp = lab.hosts[1].iface.tcp_mut();
-            accepted = accepted.or_else(|| tcp.accept(listener));
-            let Some(conn) = accepted else { return false };
-            while let Ok(n) = tcp.recv(conn, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                received.extend_from_slice(&buf[..n]);
+            if receiver.is_none() {
+                receiver = tcp.accept(listener).map(|c| BulkEnd::new(c, Vec::new()));
             }
-            tcp.peer_closed(conn) && tcp.recv_available(conn) == 0
+            receiver.as_mut().is_some_and(|r| r.pump(tcp))
         },
         |_| None,
     )?;
+    let received = receiver.map(BulkEnd::into_received).unwrap_or_default();
     report.tcp_bytes = received.len();
     report.tcp_intact = Sha256::digest(&received) == Sha256::digest(&data);
 

@@ -13,13 +13,13 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cyclone::app::bulk::BulkEnd;
 use cyclone::app::client::HttpClient;
 use cyclone::app::http::HttpService;
 use cyclone::http::apps::install_builtin;
 use cyclone::http::{Router, Server, ServerConfig};
 use cyclone::pmd::{Clock, MacAddr, MonotonicClock, Port, Queue, TxQueue};
 use cyclone::stack::iface::{Interface, InterfaceConfig};
-use cyclone::stack::tcp::ConnHandle;
 use cyclone_dpdk::{DpdkPort, DpdkQueue, Eal, EalConfig, MbufPool, MbufPoolConfig, PortConfig};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 9, 1);
@@ -124,56 +124,27 @@ fn bulk(pair: &mut Pair, len: usize) {
         .tcp_mut()
         .connect(now, SocketAddrV4::new(CLIENT, 0), addr)
         .expect("connect");
-    let data = [pattern(len, 1), pattern(len, 2)];
-    let mut conns: [Option<ConnHandle>; 2] = [Some(c), None];
-    let mut sent = [0usize; 2];
-    let mut shut = [false; 2];
-    let mut got = [Vec::new(), Vec::new()];
-    let mut eof = [false; 2];
-    let mut buf = vec![0u8; 64 * 1024];
+    let (up, down) = (pattern(len, 1), pattern(len, 2));
+    let mut ends: [Option<BulkEnd>; 2] = [Some(BulkEnd::new(c, up.clone())), None];
+    let mut done = [false; 2];
     pair.run_until("bulk transfer", Duration::from_secs(60), |p| {
-        if conns[1].is_none() {
-            conns[1] = p.server.iface.tcp_mut().accept(listener);
+        if ends[1].is_none() {
+            let accepted = p.server.iface.tcp_mut().accept(listener);
+            ends[1] = accepted.map(|s| BulkEnd::new(s, down.clone()));
         }
         for (i, host) in [&mut p.client, &mut p.server].into_iter().enumerate() {
-            let Some(c) = conns[i] else { continue };
-            let tcp = host.iface.tcp_mut();
-            while sent[i] < len {
-                match tcp.send(c, &data[i][sent[i]..]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sent[i] += n,
-                }
-            }
-            if sent[i] == len && !shut[i] {
-                shut[i] = tcp.shutdown(c).is_ok();
-            }
-            while let Ok(n) = tcp.recv(c, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                got[i].extend_from_slice(&buf[..n]);
-            }
-            if tcp.peer_closed(c) && tcp.recv_available(c) == 0 {
-                eof[i] = true;
+            if let Some(end) = ends[i].as_mut() {
+                done[i] = end.pump(host.iface.tcp_mut());
             }
         }
-        eof[0] && eof[1]
+        done[0] && done[1]
     });
-    assert!(
-        got[1] == data[0],
-        "client → server: {} bytes byte-exact",
-        len
-    );
-    assert!(
-        got[0] == data[1],
-        "server → client: {} bytes byte-exact",
-        len
-    );
-    for (i, host) in [&mut pair.client, &mut pair.server].into_iter().enumerate() {
-        if let Some(c) = conns[i] {
-            let _ = host.iface.tcp_mut().close(c);
-        }
-    }
+    let got: Vec<Vec<u8>> = ends
+        .into_iter()
+        .map(|end| end.map(BulkEnd::into_received).unwrap_or_default())
+        .collect();
+    assert!(got[1] == up, "client → server: {len} bytes byte-exact");
+    assert!(got[0] == down, "server → client: {len} bytes byte-exact");
     let _ = pair.server.iface.tcp_mut().close_listener(listener);
 }
 

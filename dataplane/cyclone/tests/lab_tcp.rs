@@ -3,9 +3,9 @@
 
 use std::net::SocketAddrV4;
 
+use cyclone::app::bulk::BulkEnd;
 use cyclone::lab::{Lab, LabConfig};
 use cyclone::pmd::fault::FaultConfig;
-use cyclone::stack::tcp::ConnHandle;
 use sha2::{Digest, Sha256};
 
 /// Deterministic pseudo-random bytes.
@@ -40,65 +40,34 @@ fn exchange(faults: FaultConfig, len: usize) -> Outcome {
         .tcp_mut()
         .connect(now, client_local, server_addr)
         .expect("connect");
-    let data = [pattern(len, 1), pattern(len, 2)];
-    let mut conns: [Option<ConnHandle>; 2] = [Some(client), None];
-    let mut sent = [0usize; 2];
-    let mut shut = [false; 2];
-    let mut received = [Vec::new(), Vec::new()];
-    let mut eof = [false; 2];
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut ends: [Option<BulkEnd>; 2] = [Some(BulkEnd::new(client, pattern(len, 1))), None];
+    let mut done = [false; 2];
     lab.run_until(
         20_000_000,
         |lab| {
-            if conns[1].is_none() {
-                conns[1] = lab.hosts[1].iface.tcp_mut().accept(listener);
+            if ends[1].is_none() {
+                let accepted = lab.hosts[1].iface.tcp_mut().accept(listener);
+                ends[1] = accepted.map(|c| BulkEnd::new(c, pattern(len, 2)));
             }
             for i in 0..2 {
-                let Some(c) = conns[i] else { continue };
-                let tcp = lab.hosts[i].iface.tcp_mut();
-                while sent[i] < len {
-                    match tcp.send(c, &data[i][sent[i]..]) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => sent[i] += n,
-                    }
-                }
-                if sent[i] == len && !shut[i] {
-                    shut[i] = tcp.shutdown(c).is_ok();
-                }
-                while let Ok(n) = tcp.recv(c, &mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    received[i].extend_from_slice(&buf[..n]);
-                }
-                if tcp.peer_closed(c) && tcp.recv_available(c) == 0 {
-                    eof[i] = true;
+                if let Some(end) = ends[i].as_mut() {
+                    done[i] = end.pump(lab.hosts[i].iface.tcp_mut());
                 }
             }
-            eof[0] && eof[1]
+            done[0] && done[1]
         },
         |_| None,
     )
     .unwrap_or_else(|e| {
         for (i, h) in lab.hosts.iter().enumerate() {
-            let tcp = h.iface.tcp();
-            eprintln!(
-                "host {i}: conn {:?} state {:?} err {:?} sent {} recvd {} eof {}",
-                conns[i],
-                conns[i].map(|c| tcp.state(c)),
-                conns[i].and_then(|c| tcp.error(c)),
-                sent[i],
-                received[i].len(),
-                eof[i]
-            );
-            eprintln!("  tcp stats {:?}", tcp.stats());
-            if let Some(c) = conns[i] {
-                eprintln!("  conn stats {:?}", tcp.conn_stats(c));
-            }
+            let got = ends[i].as_ref().map_or(0, |end| end.received().len());
+            eprintln!("host {i}: received {got} eof {}", done[i]);
+            eprintln!("  tcp stats {:?}", h.iface.tcp().stats());
             eprintln!("  iface stats {:?}", h.iface.stats());
         }
         panic!("the exchange did not finish: {e}")
     });
+    let received = ends.map(|end| end.map(BulkEnd::into_received).unwrap_or_default());
     let retransmits = lab
         .hosts
         .iter()
