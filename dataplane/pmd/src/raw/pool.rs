@@ -143,6 +143,19 @@ struct LocalCache {
 }
 
 impl LocalCache {
+    /// Moves up to `n` frames from the shared list (`self.shared`) to the cache.
+    fn refill(&mut self, shared: &Shared, n: usize) {
+        let mut moved = 0;
+        while moved < n {
+            let Some(index) = shared.pop_free() else {
+                break;
+            };
+            self.frames.push(index);
+            moved += 1;
+        }
+        shared.refs.fetch_add(moved, Ordering::Relaxed);
+    }
+
     /// Moves frames from the cache to the shared list until `keep` remain.
     fn spill(&mut self, keep: usize) {
         let n = self.frames.len().saturating_sub(keep);
@@ -163,10 +176,23 @@ impl LocalCache {
 struct Caches(Vec<LocalCache>);
 
 impl Caches {
-    #[inline]
+    /// This thread's cache of `shared`, made on first use. A thread almost always uses one
+    /// pool, so the first entry is checked before the search.
+    #[inline(always)]
     fn entry(&mut self, shared: &Shared, ptr: NonNull<Shared>) -> &mut LocalCache {
         let id = shared.id;
-        let pos = match self.0.iter().position(|c| c.pool_id == id) {
+        let pos = if self.0.first().is_some_and(|c| c.pool_id == id) {
+            0
+        } else {
+            self.position_or_insert(id, ptr)
+        };
+        &mut self.0[pos]
+    }
+
+    /// Where the cache of pool `id` is, after adding it if there is none.
+    #[cold]
+    fn position_or_insert(&mut self, id: u64, ptr: NonNull<Shared>) -> usize {
+        match self.0.iter().position(|c| c.pool_id == id) {
             Some(pos) => pos,
             None => {
                 // Forget empty caches of other pools so the list stays short.
@@ -180,8 +206,7 @@ impl Caches {
                 });
                 self.0.len() - 1
             }
-        };
-        &mut self.0[pos]
+        }
     }
 }
 
@@ -308,10 +333,10 @@ impl Pool {
 
     /// Allocates one buffer with the configured headroom and no data; `None` when the pool is
     /// empty (counted in [`Pool::alloc_failures`]).
+    #[inline]
     pub fn alloc(&self) -> Option<PacketBuf> {
-        let mut got = None;
-        self.take_frames(1, |index| got = Some(PacketBuf::new(self.shared, index)));
-        got
+        let index = self.take_one()?;
+        Some(PacketBuf::new(self.shared, index))
     }
 
     /// Appends up to `n` fresh buffers to `out`; returns how many (fewer when the pool runs dry).
@@ -322,9 +347,8 @@ impl Pool {
 
     /// Takes one frame out of the pool to lend to a device (a fill ring, a receive queue).
     pub fn alloc_frame(&self) -> Option<Frame> {
-        let mut got = None;
-        self.take_frames(1, |index| got = Some(Frame::new(self.shared, index)));
-        got
+        let index = self.take_one()?;
+        Some(Frame::new(self.shared, index))
     }
 
     /// Appends up to `n` frames to `out`; returns how many.
@@ -384,6 +408,38 @@ impl Pool {
         }
     }
 
+    /// [`Pool::take_frames`] for one frame (the per-packet case): a pop from this thread's
+    /// cache, refilled in a batch when empty.
+    #[inline]
+    fn take_one(&self) -> Option<u32> {
+        let shared = self.shared();
+        let cached = CACHES.try_with(|c| {
+            let Ok(mut caches) = c.try_borrow_mut() else {
+                return None;
+            };
+            let cache = caches.entry(shared, self.shared);
+            if cache.frames.is_empty() {
+                cache.refill(shared, CACHE_REFILL);
+            }
+            Some(cache.frames.pop())
+        });
+        let got = match cached {
+            Ok(Some(got)) => got,
+            // No cache on this thread (being torn down, or re-entered): use the shared list.
+            _ => {
+                let got = shared.pop_free();
+                if got.is_some() {
+                    shared.refs.fetch_add(1, Ordering::Relaxed);
+                }
+                got
+            }
+        };
+        if got.is_none() {
+            shared.alloc_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        got
+    }
+
     /// Takes up to `n` frame indices, handing each to `sink`, and returns how many. Ownership of
     /// every index passes to the sink. A shortfall is counted in `alloc_failures`.
     #[inline]
@@ -398,15 +454,7 @@ impl Pool {
             };
             let cache = caches.entry(shared, self.shared);
             if cache.frames.len() < n {
-                let mut moved = 0;
-                while moved < n.max(CACHE_REFILL) {
-                    let Some(index) = shared.pop_free() else {
-                        break;
-                    };
-                    cache.frames.push(index);
-                    moved += 1;
-                }
-                shared.refs.fetch_add(moved, Ordering::Relaxed);
+                cache.refill(shared, n.max(CACHE_REFILL));
             }
             let take = n.min(cache.frames.len());
             let from = cache.frames.len() - take;
