@@ -121,6 +121,11 @@ pub struct TcpConfig {
     pub ephemeral_ports: (u16, u16),
     /// Tick of the timer wheel.
     pub timer_tick: Duration,
+    /// Header prediction (the established-state fast path of `Conn::on_segment`); on by
+    /// default. Turning it off changes no behaviour, only the cost: tests run both ways and
+    /// compare.
+    #[doc(hidden)]
+    pub header_prediction: bool,
 }
 
 impl Default for TcpConfig {
@@ -150,6 +155,7 @@ impl Default for TcpConfig {
             persist_max: Duration::from_secs(60),
             ephemeral_ports: (49152, 65535),
             timer_tick: Duration::from_millis(1),
+            header_prediction: true,
         }
     }
 }
