@@ -1099,3 +1099,61 @@ fn tcp_transfer_between_two_interfaces() {
         0
     );
 }
+
+/// The interface keeps the last TCP destination's next-hop MAC: a changed ARP entry (RFC 826
+/// merge) or an expired one must not leave segments going to the old MAC.
+#[test]
+fn tcp_path_follows_arp_changes_and_expiry() {
+    let mut ca = config(mac_a(), A_IP);
+    ca.arp_cache_timeout = Duration::from_secs(5);
+    let mut sim = Sim::raw(ca);
+    teach_a_about_b(&mut sim);
+    sim.recv_raw();
+    let (src, dst) = (SocketAddrV4::new(A_IP, 80), SocketAddrV4::new(B_IP, 40000));
+    let send = |sim: &mut Sim, data: &[u8]| -> Vec<(EthernetRepr, Ipv4Repr, Vec<u8>)> {
+        let now = sim.now();
+        assert!(sim
+            .a
+            .sink(now)
+            .send_segment(src, dst, &tcp_repr(), [data, b""]));
+        sim.run_for(Duration::from_millis(1));
+        ipv4_frames(&sim.recv_raw())
+    };
+    let check = |frames: &[(EthernetRepr, Ipv4Repr, Vec<u8>)], mac: MacAddr, data: &[u8]| {
+        assert_eq!(frames.len(), 1);
+        let (e, ip, segment) = &frames[0];
+        assert_eq!(e.dst, mac);
+        assert_eq!(e.src, mac_a());
+        assert_eq!(
+            (ip.src, ip.dst, ip.ttl, ip.dont_frag),
+            (A_IP, B_IP, 64, true)
+        );
+        let tcp = TcpPacket::new_checked(&segment[..]).unwrap();
+        assert!(tcp.verify_checksum(A_IP, B_IP));
+        assert_eq!(tcp.payload(), data);
+    };
+    check(&send(&mut sim, b"one"), mac_b(), b"one");
+    check(&send(&mut sim, b"two"), mac_b(), b"two");
+    // B moves to another MAC: its next ARP message updates A's entry.
+    let moved = MacAddr::local(3);
+    sim.send_raw(&arp_frame(
+        MacAddr::BROADCAST,
+        ArpRepr::request(moved, B_IP, A_IP),
+    ));
+    sim.run_for(Duration::from_millis(1));
+    sim.recv_raw();
+    check(&send(&mut sim, b"three"), moved, b"three");
+    // The entry expires: the segment waits for ARP instead of going to the old MAC.
+    sim.clock.advance_to(sim.now() + Duration::from_secs(6));
+    let requests_before = sim.a.stats().arp_tx_requests;
+    let now = sim.now();
+    assert!(sim
+        .a
+        .sink(now)
+        .send_segment(src, dst, &tcp_repr(), [b"four", b""]));
+    sim.run_for(Duration::from_millis(1));
+    let frames = sim.recv_raw();
+    assert!(ipv4_frames(&frames).is_empty());
+    assert_eq!(arp_frames(&frames).len(), 1);
+    assert_eq!(sim.a.stats().arp_tx_requests, requests_before + 1);
+}

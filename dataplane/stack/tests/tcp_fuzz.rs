@@ -15,6 +15,18 @@ proptest! {
     fn segments_never_break_invariants(data in proptest::collection::vec(any::<u8>(), 0..6000)) {
         cyclone_stack::tcp::fuzz_tcp_segments(&data);
     }
+
+    /// Header prediction changes nothing but the cost: the same input sends the same segments
+    /// and ends with the same counters with the fast path on and off.
+    #[test]
+    fn header_prediction_sends_what_the_full_path_sends(
+        data in proptest::collection::vec(any::<u8>(), 0..6000)
+    ) {
+        prop_assert_eq!(
+            cyclone_stack::tcp::fuzz_tcp_segments_digest(&data, true),
+            cyclone_stack::tcp::fuzz_tcp_segments_digest(&data, false)
+        );
+    }
 }
 
 /// Handshake, data both ways, FIN: a hand-written input that reaches ESTABLISHED, so the

@@ -440,9 +440,10 @@ impl Runner {
     }
 }
 
-fn run_script(text: &str) -> Result<(), String> {
+fn run_script(text: &str, header_prediction: bool) -> Result<(), String> {
     let mut config = TcpConfig {
         isn_key: 1,
+        header_prediction,
         ..TcpConfig::default()
     };
     let mut remote = REMOTE;
@@ -527,8 +528,15 @@ fn tcp_scripts() {
     let mut failures = Vec::new();
     for p in &paths {
         let text = std::fs::read_to_string(p).expect("read script");
-        if let Err(e) = run_script(&text) {
-            failures.push(format!("{}: {e}", p.display()));
+        // Every script holds with and without header prediction (the established-state fast
+        // path must send exactly what the full processing sends).
+        for header_prediction in [true, false] {
+            if let Err(e) = run_script(&text, header_prediction) {
+                failures.push(format!(
+                    "{} (header prediction {header_prediction}): {e}",
+                    p.display()
+                ));
+            }
         }
     }
     assert!(

@@ -73,6 +73,9 @@ pub(super) struct ArpCache {
     per_addr: usize,
     max_addrs: usize,
     max_entries: usize,
+    /// Moves on whenever an entry is added, changed or removed, so a copy of an entry kept
+    /// elsewhere (the interface's last TCP path) knows when it is stale.
+    generation: u64,
 }
 
 impl ArpCache {
@@ -86,19 +89,35 @@ impl ArpCache {
             per_addr: config.arp_pending_per_addr,
             max_addrs: config.arp_pending_addrs,
             max_entries: config.arp_cache_size,
+            generation: 0,
         }
     }
 
     /// The MAC of `ip` if known and not expired (an expired entry is removed).
     pub(super) fn lookup(&mut self, ip: Ipv4Addr, now: Timestamp) -> Option<MacAddr> {
+        self.lookup_entry(ip, now).map(|(mac, _)| mac)
+    }
+
+    /// [`Self::lookup`], with the time the entry expires.
+    pub(super) fn lookup_entry(
+        &mut self,
+        ip: Ipv4Addr,
+        now: Timestamp,
+    ) -> Option<(MacAddr, Timestamp)> {
         match self.entries.get(&ip) {
-            Some(e) if e.expires > now => Some(e.mac),
+            Some(e) if e.expires > now => Some((e.mac, e.expires)),
             Some(_) => {
                 self.entries.remove(&ip);
+                self.generation += 1;
                 None
             }
             None => None,
         }
+    }
+
+    /// See the field: equal generations mean no entry changed in between.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Number of live-or-expired entries held.
@@ -113,6 +132,7 @@ impl ArpCache {
             Some(e) => {
                 e.mac = mac;
                 e.expires = now + self.timeout;
+                self.generation += 1;
                 true
             }
             None => false,
@@ -122,6 +142,7 @@ impl ArpCache {
     /// Adds (or refreshes) `ip` → `mac`; when full, the entry closest to expiry (lowest
     /// address among equals, for determinism) makes room.
     pub(super) fn insert(&mut self, ip: Ipv4Addr, mac: MacAddr, now: Timestamp) {
+        self.generation += 1;
         if !self.entries.contains_key(&ip) && self.entries.len() >= self.max_entries {
             let victim = self
                 .entries

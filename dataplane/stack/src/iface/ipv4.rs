@@ -22,8 +22,8 @@ use super::config::is_unicast;
 use super::{Core, InterfaceSink};
 use crate::tcp::Tcp;
 use crate::wire::{
-    EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum, TcpPacket,
-    TcpRepr, TxChecksum, UnreachableCode, WireError,
+    checksum, EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum,
+    TcpPacket, TcpRepr, TxChecksum, UnreachableCode, WireError,
 };
 
 /// Where a frame goes on the link.
@@ -42,6 +42,23 @@ pub(super) struct Route {
     pub(super) next_hop: NextHop,
     /// Our address to send from.
     pub(super) src: Ipv4Addr,
+}
+
+/// Where the last TCP segment went on the link: its destination, the next hop's MAC, and how
+/// long that stays true. Routing depends only on the configuration, which does not change
+/// after `Interface::new`; the MAC is the ARP cache's entry for the next hop, valid until it
+/// expires and only while the cache is unchanged (same [`arp::ArpCache::generation`]): any
+/// ARP update, insertion or removal sends the next segment through the full route + ARP
+/// lookup again. Most segments go to the same peer as the one before (a burst, or a reply),
+/// so this one entry spares them the route and the hash lookup.
+///
+/// [`arp::ArpCache::generation`]: super::arp::ArpCache::generation
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TxPath {
+    dst: Ipv4Addr,
+    mac: MacAddr,
+    expires: Timestamp,
+    arp_generation: u64,
 }
 
 /// Why a packet was not sent (each is counted where it happens).
@@ -265,7 +282,125 @@ impl Core {
         repr: &TcpRepr,
         payload: [&[u8]; 2],
     ) -> Result<(), TxError> {
+        match self.tx_path {
+            Some(path)
+                if path.dst == *dst.ip()
+                    && now < path.expires
+                    && path.arp_generation == self.arp.generation() =>
+            {
+                self.send_tcp_resolved(src, dst, repr, payload, path.mac)
+            }
+            _ => self.send_tcp_routed(now, src, dst, repr, payload),
+        }
+    }
+
+    /// [`Self::send_tcp`] when the next hop's MAC is known: the segment, IPv4 header and
+    /// Ethernet header written in one buffer, one pass each, and queued. The bytes are those
+    /// `TcpRepr::emit`, `Ipv4Repr::emit` (with `Ipv4Repr::new`'s defaults: DF, DSCP 0) and
+    /// `EthernetRepr::emit` write on the routed path.
+    fn send_tcp_resolved(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        repr: &TcpRepr,
+        payload: [&[u8]; 2],
+        dst_mac: MacAddr,
+    ) -> Result<(), TxError> {
+        const ETH: usize = EthernetRepr::HEADER_LEN;
+        const IP: usize = Ipv4Repr::HEADER_LEN;
+        let data_len = payload[0].len() + payload[1].len();
+        let header_len = repr.header_len();
+        let segment_len = header_len + data_len;
+        if IP + segment_len > usize::from(self.mtu) {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
+        let tcp_csum = self.csum.tcp_tx();
+        let ip_csum = self.csum.ipv4_tx();
+        let built = buf.append(data_len).is_ok_and(|data| {
+            let (a, b) = data.split_at_mut(payload[0].len());
+            a.copy_from_slice(payload[0]);
+            b.copy_from_slice(payload[1]);
+            true
+        }) && buf.prepend(ETH + IP + header_len).is_ok()
+            && buf
+                .data_mut()
+                .get_mut(ETH + IP..)
+                .is_some_and(|segment| repr.emit(segment, *src.ip(), *dst.ip(), tcp_csum).is_ok());
+        if !built {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        // IP + segment_len <= MTU < 65536.
+        let [len_hi, len_lo] = ((IP + segment_len) as u16).to_be_bytes();
+        let [id_hi, id_lo] = self.next_ident().to_be_bytes();
+        let [s0, s1, s2, s3] = src.ip().octets();
+        let [d0, d1, d2, d3] = dst.ip().octets();
+        let mut ip = [
+            0x45,
+            0,
+            len_hi,
+            len_lo,
+            id_hi,
+            id_lo,
+            0x40, // DF
+            0,
+            self.config.ttl,
+            IpProtocol::TCP.0,
+            0,
+            0,
+            s0,
+            s1,
+            s2,
+            s3,
+            d0,
+            d1,
+            d2,
+            d3,
+        ];
+        if ip_csum == TxChecksum::Compute {
+            let [c0, c1] = crate::wire::checksum::checksum(&ip).to_be_bytes();
+            ip[10] = c0;
+            ip[11] = c1;
+        }
+        let [m0, m1, m2, m3, m4, m5] = dst_mac.0;
+        let [n0, n1, n2, n3, n4, n5] = self.config.mac.0;
+        let eth = [m0, m1, m2, m3, m4, m5, n0, n1, n2, n3, n4, n5, 0x08, 0x00];
+        if let Some(head) = buf.data_mut().get_mut(..ETH + IP) {
+            let (e, i) = head.split_at_mut(ETH);
+            e.copy_from_slice(&eth);
+            i.copy_from_slice(&ip);
+        }
+        buf.offload.tx_l4_checksum = tcp_csum == TxChecksum::Offload;
+        buf.offload.tx_ip_checksum = ip_csum == TxChecksum::Offload;
+        self.enqueue_tx(buf);
+        self.stats.tx_tcp += 1;
+        Ok(())
+    }
+
+    /// [`Self::send_tcp`] the long way: route, ARP (holding the segment if the next hop is
+    /// not resolved yet), and, once resolved, a new [`TxPath`].
+    fn send_tcp_routed(
+        &mut self,
+        now: Timestamp,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        repr: &TcpRepr,
+        payload: [&[u8]; 2],
+    ) -> Result<(), TxError> {
         let route = self.route(*dst.ip())?;
+        if let NextHop::Ip(next_hop) = route.next_hop {
+            if let Some((mac, expires)) = self.arp.lookup_entry(next_hop, now) {
+                self.tx_path = Some(TxPath {
+                    dst: *dst.ip(),
+                    mac,
+                    expires,
+                    arp_generation: self.arp.generation(),
+                });
+                return self.send_tcp_resolved(src, dst, repr, payload, mac);
+            }
+        }
         if route.next_hop == NextHop::Broadcast {
             self.stats.drop_no_route += 1;
             return Err(TxError::NoRoute);
@@ -383,8 +518,22 @@ impl Core {
             RxChecksum::Verify
         };
         let bytes = buf.data().get(rx.l4_offset()..).unwrap_or(&[]);
-        let parsed = TcpPacket::new_checked(bytes)
-            .and_then(|p| Ok((TcpRepr::parse(&p, rx.src, rx.dst, csum)?, p)));
+        let parsed = TcpPacket::new_checked(bytes).and_then(|p| {
+            // The checksum in one pass over the whole segment (header, options and data are
+            // contiguous here) rather than `TcpRepr::parse`'s three; the same verdict, in the
+            // same order (after the header checks, before the options).
+            if csum == RxChecksum::Verify {
+                let ok = u16::try_from(bytes.len()).is_ok_and(|len| {
+                    let pseudo =
+                        checksum::pseudo_header_sum(rx.src, rx.dst, IpProtocol::TCP.0, len);
+                    checksum::add(pseudo, checksum::sum(bytes)) == 0xffff
+                });
+                if !ok {
+                    return Err(WireError::BadChecksum { layer: Layer::Tcp });
+                }
+            }
+            Ok((TcpRepr::parse(&p, rx.src, rx.dst, RxChecksum::Trust)?, p))
+        });
         match parsed {
             Ok((repr, packet)) => {
                 self.stats.rx_tcp += 1;

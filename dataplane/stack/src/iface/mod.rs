@@ -80,6 +80,8 @@ struct Core {
     mtu: u16,
     csum: ChecksumCaps,
     arp: arp::ArpCache,
+    /// The link-layer path of the last TCP destination (see `ipv4::TxPath`).
+    tx_path: Option<ipv4::TxPath>,
     /// Reused by `poll_arp`.
     arp_due: Vec<arp::Due>,
     udp: udp::UdpSockets,
@@ -113,6 +115,7 @@ impl Interface {
             mtu: capabilities.mtu,
             csum: ChecksumCaps::from_capabilities(&capabilities),
             arp: arp::ArpCache::new(&config),
+            tx_path: None,
             arp_due: Vec::new(),
             udp: udp::UdpSockets::new(&config),
             icmp_errors: icmp::TokenBucket::new(

@@ -525,26 +525,32 @@ impl Conn {
         }
     }
 
-    /// Updates the snapshot counters the application reads.
-    pub(crate) fn refresh_stats(&mut self) {
-        self.stats.srtt = self.rtt.srtt();
-        self.stats.rto = self.rtt.rto();
-        self.stats.cwnd = u32::try_from(self.cc.cwnd()).unwrap_or(u32::MAX);
-        self.stats.ssthresh = u32::try_from(self.cc.ssthresh()).unwrap_or(u32::MAX);
-        self.stats.snd_wnd = self.snd_wnd;
+    /// The counters the application reads, with the current RTT, window and congestion
+    /// state filled in (computed when asked, not after every segment).
+    pub(crate) fn stats_snapshot(&self) -> ConnStats {
+        let mut stats = self.stats;
+        stats.srtt = self.rtt.srtt();
+        stats.rto = self.rtt.rto();
+        stats.cwnd = u32::try_from(self.cc.cwnd()).unwrap_or(u32::MAX);
+        stats.ssthresh = u32::try_from(self.cc.ssthresh()).unwrap_or(u32::MAX);
+        stats.snd_wnd = self.snd_wnd;
+        stats
     }
 
     /// The earliest of the connection's timers.
     pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
-        [
-            self.rto_at,
-            self.delack_at,
-            self.persist_at,
-            self.keepalive_at,
-            self.timewait_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        fn earlier(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        earlier(
+            earlier(self.rto_at, self.delack_at),
+            earlier(
+                self.persist_at,
+                earlier(self.keepalive_at, self.timewait_at),
+            ),
+        )
     }
 }

@@ -115,6 +115,8 @@ struct Checker {
     segments: u64,
     /// `CYCLONE_FUZZ_TRACE` is set: print every step.
     trace: bool,
+    /// A hash of every segment sent, in order.
+    digest: std::hash::DefaultHasher,
 }
 
 impl Checker {
@@ -251,6 +253,7 @@ impl SegmentSink for Sink<'_> {
         payload: [&[u8]; 2],
     ) -> bool {
         let data = [payload[0], payload[1]].concat();
+        std::hash::Hash::hash(&(src, dst, repr, &data), &mut self.0.digest);
         self.0.check(src, dst, repr, &data);
         true
     }
@@ -492,8 +495,22 @@ fn read_app(tcp: &mut Tcp, checker: &mut Checker, which: usize, max: usize) {
 /// Runs one fuzz input; panics if an invariant breaks (see the module docs).
 #[doc(hidden)]
 pub fn fuzz_tcp_segments(data: &[u8]) {
+    run(data, None);
+}
+
+/// Runs one fuzz input with header prediction on or off; returns a hash of every segment
+/// sent and of the final counters (equal for both settings: the fast path is only faster).
+#[doc(hidden)]
+pub fn fuzz_tcp_segments_digest(data: &[u8], header_prediction: bool) -> u64 {
+    run(data, Some(header_prediction))
+}
+
+fn run(data: &[u8], header_prediction: Option<bool>) -> u64 {
     let mut input = Input { data, pos: 0 };
-    let config = config_from(&mut input);
+    let mut config = config_from(&mut input);
+    if let Some(on) = header_prediction {
+        config.header_prediction = on;
+    }
     let mut now = Timestamp::from_millis(1_000_000);
     let mut tcp = Tcp::new(config, now);
     let listener: ListenerHandle = match tcp.listen(LOCAL, 2) {
@@ -507,6 +524,7 @@ pub fn fuzz_tcp_segments(data: &[u8]) {
         our_high: None,
         segments: 0,
         trace: std::env::var_os("CYCLONE_FUZZ_TRACE").is_some(),
+        digest: std::hash::DefaultHasher::new(),
     };
     let isn = SeqNum(input.u32());
     let mut peer = Peer {
@@ -689,4 +707,6 @@ pub fn fuzz_tcp_segments(data: &[u8]) {
             tcp.stats.challenge_acks,
         );
     }
+    std::hash::Hash::hash(&format!("{:?}", tcp.stats), &mut checker.digest);
+    std::hash::Hasher::finish(&checker.digest)
 }

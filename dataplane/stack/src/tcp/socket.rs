@@ -372,7 +372,7 @@ impl Tcp {
 
     /// The connection's counters.
     pub fn conn_stats(&self, handle: ConnHandle) -> Option<ConnStats> {
-        self.owned(handle).ok().map(|c| c.stats)
+        self.owned(handle).ok().map(|c| c.stats_snapshot())
     }
 
     /// Number of connections in any state (embryonic and TIME-WAIT included).
