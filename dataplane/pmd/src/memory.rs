@@ -30,6 +30,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -228,6 +229,10 @@ struct Link {
     shared_pool: bool,
     clock: SharedClock,
     state: Mutex<LinkState>,
+    /// Frames in each direction's per-queue list (`queued[side][queue]` mirrors
+    /// `wires[side].to_queue[queue].len()`, updated under the lock), read without the lock so
+    /// that polling an empty queue costs one load, as reading a NIC ring's head does.
+    queued: [Box<[AtomicUsize]>; 2],
 }
 
 impl Link {
@@ -300,6 +305,7 @@ impl MemoryLink {
             max_in_flight: config.max_in_flight,
             shared_pool: config.shared_pool,
             clock,
+            queued: [0, 1].map(|_| (0..queues).map(|_| AtomicUsize::new(0)).collect()),
             state: Mutex::new(LinkState {
                 wires: [Wire::new(config.queues), Wire::new(config.queues)],
                 open: [vec![false; queues], vec![false; queues]],
@@ -457,13 +463,15 @@ impl MemoryQueue {
 
 impl RxQueue for MemoryQueue {
     fn rx_burst(&mut self, out: &mut Vec<PacketBuf>, max: usize) -> usize {
-        if max == 0 {
+        let queue = usize::from(self.id);
+        let queued = &self.link.queued[1 - self.side][queue];
+        // A stale zero (a frame sent by another thread a moment ago) is seen at the next poll.
+        if max == 0 || queued.load(Ordering::Relaxed) == 0 {
             return 0;
         }
         let now = self.link.clock.now();
         let mut state = self.link.lock();
         let wire = &mut state.wires[1 - self.side];
-        let queue = usize::from(self.id);
         let mut got = 0;
         while got < max {
             let due = wire.to_queue[queue]
@@ -475,6 +483,7 @@ impl RxQueue for MemoryQueue {
             let Some(frame) = wire.to_queue[queue].pop_front() else {
                 break;
             };
+            queued.fetch_sub(1, Ordering::Relaxed);
             let bytes = match frame.frame {
                 WireFrame::Buf(mut buf) => {
                     // The sender's TX offload requests mean nothing to the receiver, and no
@@ -553,6 +562,7 @@ impl TxQueue for MemoryQueue {
                 arrival: done + link.latency,
                 frame,
             });
+            link.queued[self.side][queue].fetch_add(1, Ordering::Relaxed);
             in_flight += 1;
             wire.stats.frames_sent += 1;
             wire.stats.bytes_sent += len as u64;
