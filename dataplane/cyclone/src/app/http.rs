@@ -75,6 +75,9 @@ pub struct HttpService {
     listener: ListenerHandle,
     conns: FastMap<ConnHandle, HttpConn>,
     timers: TimerWheel<ConnHandle>,
+    /// No timer of `timers` is due before this (a lower bound: timers moved later or
+    /// cancelled since it was computed leave it early), so most polls skip the wheel.
+    timers_due: Option<Timestamp>,
     events: Vec<TcpEvent>,
     touched: Vec<ConnHandle>,
     scratch: Vec<u8>,
@@ -113,6 +116,7 @@ impl HttpService {
             listener,
             conns: FastMap::default(),
             timers: TimerWheel::new(Duration::from_millis(1), now),
+            timers_due: None,
             events: Vec::new(),
             touched: Vec::new(),
             scratch: vec![0; READ_CHUNK],
@@ -217,7 +221,7 @@ impl HttpService {
     /// When the service next needs a poll (an HTTP or linger timer), if ever. Timers are
     /// postponed lazily, so this may be earlier than needed (a poll then finds nothing due).
     pub fn poll_at(&self) -> Option<Timestamp> {
-        self.timers.next_deadline()
+        self.timers_due
     }
 
     /// Handles TCP's events and expired timers. Call after `Interface::poll`, then poll the
@@ -243,15 +247,18 @@ impl HttpService {
         }
         self.events.clear();
 
-        let conns = &mut self.conns;
-        let touched = &mut self.touched;
-        self.timers.advance(now, |_, c| {
-            // The timer is spent: the service arms a new one if a deadline remains.
-            if let Some(conn) = conns.get_mut(&c) {
-                conn.timer = None;
-            }
-            touched.push(c);
-        });
+        if self.timers_due.is_some_and(|t| t <= now) {
+            let conns = &mut self.conns;
+            let touched = &mut self.touched;
+            self.timers.advance(now, |_, c| {
+                // The timer is spent: the service arms a new one if a deadline remains.
+                if let Some(conn) = conns.get_mut(&c) {
+                    conn.timer = None;
+                }
+                touched.push(c);
+            });
+            self.timers_due = self.timers.next_deadline();
+        }
         for i in 0..self.touched.len() {
             let c = self.touched[i];
             self.service(now, tcp, c);
@@ -327,13 +334,14 @@ impl HttpService {
         };
         if let Some(d) = deadline {
             match conn.timer {
-                Some((_, at)) if at <= d => {}
+                Some((_, at)) if at <= d => return,
                 Some((t, _)) => {
                     self.timers.reset(t, d);
                     conn.timer = Some((t, d));
                 }
                 None => conn.timer = Some((self.timers.arm(d, c), d)),
             }
+            self.timers_due = Some(self.timers_due.map_or(d, |t| t.min(d)));
         }
     }
 }
