@@ -3,6 +3,7 @@
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cyclone::app::client::HttpClient;
 use cyclone::app::http::HttpService;
@@ -10,6 +11,7 @@ use cyclone::http::apps::{install_builtin, static_files::StaticFiles};
 use cyclone::http::{Router, Server, ServerConfig};
 use cyclone::lab::{Lab, LabConfig};
 use cyclone::pmd::fault::FaultConfig;
+use cyclone::pmd::Timestamp;
 
 struct Site {
     root: std::path::PathBuf,
@@ -153,4 +155,107 @@ fn a_large_static_file_arrives_byte_exact_through_a_lossy_link() {
     );
     assert_eq!(r[0].0, 200);
     assert!(r[0].1 == file, "5 MB file byte-exact");
+}
+
+/// Polls the lab, the service and `client` until `done(lab, responses so far)`, waking for
+/// the service's timers and for `wake_at`.
+fn drive(
+    lab: &mut Lab,
+    service: &mut HttpService,
+    client: &mut HttpClient,
+    wake_at: Option<Timestamp>,
+    mut done: impl FnMut(&mut Lab, &HttpService, usize) -> bool,
+) {
+    let service_at = std::cell::Cell::new(None);
+    lab.run_until(
+        5_000_000,
+        |lab| {
+            service.poll(lab.now(), lab.hosts[1].iface.tcp_mut());
+            service_at.set(service.poll_at());
+            let n = client.pump(lab.hosts[0].iface.tcp_mut()).unwrap_or(0);
+            done(lab, service, n)
+        },
+        |_| [service_at.get(), wake_at].into_iter().flatten().min(),
+    )
+    .expect("the lab makes progress");
+}
+
+#[test]
+fn keep_alive_idle_timeout_counts_from_the_last_request() {
+    let idle = Duration::from_secs(2);
+    let mut router = Router::new();
+    install_builtin(&mut router);
+    let config = ServerConfig {
+        idle_timeout: idle,
+        ..ServerConfig::default()
+    };
+    let mut lab = Lab::new(LabConfig::default()).unwrap();
+    let addr = SocketAddrV4::new(lab.hosts[1].addr, 80);
+    let now = lab.now();
+    let server = Arc::new(Server::new(config, router));
+    let mut service =
+        HttpService::new(lab.hosts[1].iface.tcp_mut(), addr, 64, server, now).unwrap();
+    let local = SocketAddrV4::new(lab.hosts[0].addr, 0);
+    let conn = lab.hosts[0]
+        .iface
+        .tcp_mut()
+        .connect(now, local, addr)
+        .unwrap();
+    let mut client = HttpClient::new(conn);
+    let request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    client.send(request);
+    drive(&mut lab, &mut service, &mut client, None, |_, _, n| n >= 1);
+    let first = lab.now();
+    let later = first + Duration::from_millis(1500);
+    drive(
+        &mut lab,
+        &mut service,
+        &mut client,
+        Some(later),
+        |lab, _, _| lab.now() >= later,
+    );
+    client.send(request);
+    drive(&mut lab, &mut service, &mut client, None, |_, _, n| n >= 2);
+    let second = lab.now();
+
+    // Past the idle deadline of the first request, not of the second: still open (the timer
+    // armed after the first request fires, finds the deadline postponed, and re-arms).
+    let past_first = first + idle + Duration::from_millis(500);
+    drive(
+        &mut lab,
+        &mut service,
+        &mut client,
+        Some(past_first),
+        |lab, _, _| lab.now() >= past_first,
+    );
+    assert!(!lab.hosts[0].iface.tcp().peer_closed(conn));
+    assert_eq!(service.connections(), 1);
+
+    // The server closes (FIN) once idle for `idle` after the second exchange.
+    drive(&mut lab, &mut service, &mut client, None, |lab, _, _| {
+        lab.hosts[0].iface.tcp().peer_closed(conn)
+    });
+    let closed = lab.now();
+    assert!(closed >= second + idle, "closed early: {closed:?}");
+    assert!(
+        closed < second + idle + Duration::from_millis(100),
+        "closed late: {closed:?}"
+    );
+    let totals = service.http_totals();
+    assert_eq!(
+        (totals.requests, totals.responses, totals.timeouts),
+        (2, 2, 1)
+    );
+
+    // The client closes too: the connection leaves the service, its counters stay counted.
+    lab.hosts[0].iface.tcp_mut().close(conn).unwrap();
+    drive(
+        &mut lab,
+        &mut service,
+        &mut client,
+        None,
+        |_, service, _| service.connections() == 0,
+    );
+    assert_eq!(service.http_totals(), totals);
 }

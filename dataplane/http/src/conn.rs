@@ -16,7 +16,7 @@ use crate::error::HttpError;
 use crate::output::OutQueue;
 use crate::parse::{analyze, header_slots, scan_head, split_target, Framing, HeadInfo, HeadScan};
 use crate::request::Request;
-use crate::response::{reason_phrase, status_has_no_body, write_head, HeadParams, Response};
+use crate::response::{reason_phrase, status_has_no_body, write_head, Body, HeadParams, Response};
 
 /// The interim response to `Expect: 100-continue` (RFC 9110 §10.1.1, §15.2.1).
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -79,12 +79,19 @@ pub struct Connection {
     last_activity: Timestamp,
     stats: ConnStats,
     last_error: Option<HttpError>,
-    /// The last response head written, and what it depended on.
+    /// The last response head written (with its body when that is small and static), and
+    /// what it depended on.
     last_head: Option<(HeadKey, Vec<u8>)>,
 }
 
+/// A static body up to this size is cached with its head: keep-alive traffic that repeats a
+/// small constant answer (`200 ok`) is then one copy.
+const CACHED_BODY: usize = 256;
+
 /// Everything a response head depends on, for responses without extra headers whose
-/// content type is a `&'static str` (compared by address: the same constant).
+/// content type is a `&'static str` (compared by address: the same constant); and, when the
+/// cached bytes include the body, which static body that is (by address; its length is
+/// `body_len`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct HeadKey {
     status: u16,
@@ -93,6 +100,8 @@ struct HeadKey {
     close: bool,
     keep_alive_10: bool,
     secs: u64,
+    /// The address of the small static body the cached bytes end with, if they do.
+    body: Option<usize>,
 }
 
 impl HeadKey {
@@ -102,6 +111,7 @@ impl HeadKey {
         close: bool,
         keep_alive_10: bool,
         secs: u64,
+        body: Option<&'static [u8]>,
     ) -> Option<HeadKey> {
         if !resp.headers.is_empty() {
             return None;
@@ -118,6 +128,7 @@ impl HeadKey {
             close,
             keep_alive_10,
             secs,
+            body: body.map(|b| b.as_ptr() as usize),
         })
     }
 }
@@ -364,20 +375,18 @@ impl Connection {
         };
         let decoder = match info.framing {
             Framing::None => {
-                let mut body = mem::take(&mut self.body_buf);
-                body.clear();
-                let req = Request {
+                self.body_buf.clear();
+                let mut r = Request {
                     method,
                     target,
                     path,
                     query,
                     minor: info.minor,
                     headers: &*req.headers,
-                    body: &mut body,
+                    body: &mut self.body_buf,
                 };
-                self.dispatch(now, info, req);
-                self.body_buf = body;
-                return;
+                let resp = self.server.router.dispatch(&mut r);
+                return self.respond(now, info, resp);
             }
             Framing::Length(n) => {
                 // Over the limit already: 413 at once, without 100 Continue (RFC 9110 §10.1.1).
@@ -453,7 +462,7 @@ impl Connection {
         let target = req.path.unwrap_or_default();
         match (parsed, split_target(target)) {
             (Ok(httparse::Status::Complete(_)), Ok((path, query))) => {
-                let r = Request {
+                let mut r = Request {
                     method: req.method.unwrap_or_default(),
                     target,
                     path,
@@ -462,7 +471,8 @@ impl Connection {
                     headers: req.headers,
                     body: &mut body,
                 };
-                self.dispatch(now, info, r);
+                let resp = self.server.router.dispatch(&mut r);
+                self.respond(now, info, resp);
             }
             _ => self.fail(now, HttpError::BadRequest("request head changed")),
         }
@@ -473,9 +483,8 @@ impl Connection {
         self.body_buf = body;
     }
 
-    /// Runs the handler and queues its response.
-    fn dispatch(&mut self, now: Timestamp, info: HeadInfo, mut req: Request<'_>) {
-        let resp = self.server.router.dispatch(&mut req);
+    /// Queues the handler's response to a complete request.
+    fn respond(&mut self, now: Timestamp, info: HeadInfo, resp: Response) {
         self.stats.requests += 1;
         let keep_alive_10 = info.minor == 0 && info.keep_alive;
         self.queue_response(now, resp, info.is_head, !info.keep_alive, keep_alive_10);
@@ -510,11 +519,18 @@ impl Connection {
     ) {
         let no_body = status_has_no_body(resp.status);
         let body_len = if no_body { 0 } else { resp.body.len() };
+        // RFC 9110 §9.3.2: a HEAD response has the GET headers and no content.
+        let send_body = !is_head && !no_body;
+        let small_static = match resp.body {
+            Body::Static(b) if send_body && b.len() <= CACHED_BODY => Some(b),
+            _ => None,
+        };
         let secs = self.server.config.unix_secs(now);
         let buf = self.out.buf_mut();
         let start = buf.len();
-        // Keep-alive traffic repeats the same head: reuse the last one when nothing differs.
-        let key = HeadKey::of(&resp, body_len, close, keep_alive_10, secs);
+        // Keep-alive traffic repeats the same response: reuse the last bytes when nothing
+        // they depend on differs.
+        let key = HeadKey::of(&resp, body_len, close, keep_alive_10, secs, small_static);
         match (&self.last_head, key) {
             (Some((last, bytes)), Some(key)) if *last == key => buf.extend_from_slice(bytes),
             _ => {
@@ -524,6 +540,9 @@ impl Connection {
                     keep_alive_10,
                 };
                 write_head(buf, &resp, body_len, params);
+                if let Some(b) = small_static {
+                    buf.extend_from_slice(b);
+                }
                 if let Some(key) = key {
                     let cached = self.last_head.get_or_insert_with(|| (key, Vec::new()));
                     cached.0 = key;
@@ -533,8 +552,7 @@ impl Connection {
             }
         }
         self.out.commit(start);
-        // RFC 9110 §9.3.2: a HEAD response has the GET headers and no content.
-        if !is_head && !no_body {
+        if send_body && small_static.is_none() {
             self.out.push_body(resp.body);
         }
         self.out.end_response();

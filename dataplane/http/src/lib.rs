@@ -70,10 +70,11 @@
 //! A small keep-alive request that arrives whole is parsed in place (no copy), with
 //! uninitialised `httparse` header slots; the response head and a small body are written into
 //! one reused output buffer, and a head identical to the previous one (same status, static
-//! content type, length, second) is copied from a per-connection cache; no allocation happens
+//! content type, length, second) is copied from a per-connection cache, together with its
+//! body when that is small and static (`200 ok`: one copy per response); no allocation happens
 //! unless a handler allocates. `examples/keepalive_loop.rs` measures instructions per request
-//! under callgrind (about 1,700 for `GET /health` with one `Host` header, of which `httparse`
-//! is about 570; about 2,150 with three headers). File bodies
+//! under callgrind (about 1,630 for `GET /health` with one `Host` header, of which `httparse`
+//! is about 570; about 2,080 with three headers). File bodies
 //! stream through one 64 KiB buffer read as the output drains. Static files are opened with
 //! blocking calls on the dataplane thread (see [`apps::static_files`]).
 

@@ -134,26 +134,36 @@ impl OutQueue {
 
     /// Makes the front segment ready to send: reads the next file chunk if the front is a
     /// file whose previous chunk was sent.
+    #[inline]
     pub(crate) fn prepare(&mut self) -> Result<(), HttpError> {
+        if self.file_pos == self.file_len && matches!(self.segments.front(), Some(Segment::File(_)))
+        {
+            self.read_chunk()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reads the next chunk of the file at the front (its previous chunk was sent).
+    fn read_chunk(&mut self) -> Result<(), HttpError> {
         if let Some(Segment::File(f)) = self.segments.front_mut() {
-            if self.file_pos == self.file_len {
-                let want = usize::try_from(f.len).unwrap_or(usize::MAX).min(FILE_CHUNK);
-                if self.file_buf.len() < want {
-                    self.file_buf.resize(want, 0);
-                }
-                let n = read_some(&mut f.file, &mut self.file_buf[..want])
-                    .map_err(HttpError::BodyRead)?;
-                if n == 0 {
-                    return Err(HttpError::BodyTruncated { missing: f.len });
-                }
-                self.file_pos = 0;
-                self.file_len = n;
+            let want = usize::try_from(f.len).unwrap_or(usize::MAX).min(FILE_CHUNK);
+            if self.file_buf.len() < want {
+                self.file_buf.resize(want, 0);
             }
+            let n =
+                read_some(&mut f.file, &mut self.file_buf[..want]).map_err(HttpError::BodyRead)?;
+            if n == 0 {
+                return Err(HttpError::BodyTruncated { missing: f.len });
+            }
+            self.file_pos = 0;
+            self.file_len = n;
         }
         Ok(())
     }
 
     /// The next bytes to send (empty when nothing is queued); call [`OutQueue::prepare`] first.
+    #[inline]
     pub(crate) fn front(&self) -> &[u8] {
         match self.segments.front() {
             None => &[],

@@ -38,6 +38,47 @@ fn every_response_has_date_and_server() {
     assert_eq!(r.header("Server"), Some("cyclone"));
 }
 
+/// Repeated answers come from the per-connection response cache; everything they depend on
+/// (method, body, status, second, persistence) must still show.
+#[test]
+fn cached_responses_follow_the_request_and_the_clock() {
+    let mut router = builtin_router();
+    router.get("/a", |_: &mut cyclone_http::Request<'_>| {
+        Response::text(200, "aa")
+    });
+    router.get("/b", |_: &mut cyclone_http::Request<'_>| {
+        Response::text(200, "bb")
+    });
+    let mut c = Client::new(server_with(config(), router));
+    let first = c.exchange(GET_HEALTH);
+    assert_eq!(c.exchange(GET_HEALTH), first, "same second, same bytes");
+    let head = c.exchange(b"HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(
+        head.ends_with(b"Content-Length: 2\r\n\r\n"),
+        "HEAD: no body"
+    );
+    assert_eq!(c.exchange(GET_HEALTH), first, "GET after HEAD has its body");
+    // Same length, same head, another static body.
+    let a = one_response(&c.exchange(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n"));
+    let b = one_response(&c.exchange(b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n"));
+    assert_eq!(
+        (a.body.as_slice(), b.body.as_slice()),
+        (&b"aa"[..], &b"bb"[..])
+    );
+    // A new second: a new Date.
+    c.advance(Duration::from_secs(1));
+    let r = one_response(&c.exchange(GET_HEALTH));
+    assert_eq!(r.header("Date"), Some("Tue, 14 Nov 2023 22:13:21 GMT"));
+    assert_eq!(r.body, b"ok");
+    // The last response of the connection says so.
+    let r =
+        one_response(&c.exchange(b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    assert_eq!(
+        (r.header("Connection"), r.body.as_slice()),
+        (Some("close"), &b"ok"[..])
+    );
+}
+
 #[test]
 fn ten_pipelined_requests_in_one_write_are_answered_in_order() {
     let mut router = builtin_router();

@@ -39,7 +39,11 @@ struct HttpConn {
     http: Connection,
     /// Received bytes HTTP has not taken yet (it applies backpressure).
     inbox: Vec<u8>,
-    timer: Option<TimerHandle>,
+    /// The connection's wheel timer and when it fires. Armed lazily: it is moved only when
+    /// the connection's deadline comes *earlier* than it; when it fires before the (since
+    /// postponed) deadline, the service finds nothing due and arms it again. So keep-alive
+    /// traffic, which only ever postpones the idle deadline, costs no wheel operation.
+    timer: Option<(TimerHandle, Timestamp)>,
     /// We sent FIN (`shutdown`) and wait for the peer's.
     shut_down: bool,
     /// `on_peer_closed` was delivered.
@@ -50,8 +54,6 @@ struct HttpConn {
     /// `bytes_received` and `responses` of the connection's stats as last seen by `pump`.
     rx_mark: u64,
     responses_mark: u64,
-    /// The connection's stats as last added to the service's totals.
-    seen: ConnStats,
 }
 
 /// Counters of the HTTP service.
@@ -73,12 +75,15 @@ pub struct HttpService {
     listener: ListenerHandle,
     conns: FastMap<ConnHandle, HttpConn>,
     timers: TimerWheel<ConnHandle>,
+    /// No timer of `timers` is due before this (a lower bound: timers moved later or
+    /// cancelled since it was computed leave it early), so most polls skip the wheel.
+    timers_due: Option<Timestamp>,
     events: Vec<TcpEvent>,
     touched: Vec<ConnHandle>,
     scratch: Vec<u8>,
     stats: HttpServiceStats,
-    /// HTTP counters of every connection served, as of their last service.
-    http_totals: ConnStats,
+    /// HTTP counters of the connections that have left the service.
+    closed_totals: ConnStats,
     /// Latencies of responses completed since the last drain (when recording).
     latencies: Vec<Duration>,
     record_latencies: bool,
@@ -111,11 +116,12 @@ impl HttpService {
             listener,
             conns: FastMap::default(),
             timers: TimerWheel::new(Duration::from_millis(1), now),
+            timers_due: None,
             events: Vec::new(),
             touched: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             stats: HttpServiceStats::default(),
-            http_totals: ConnStats::default(),
+            closed_totals: ConnStats::default(),
             latencies: Vec::new(),
             record_latencies: false,
             draining: false,
@@ -138,9 +144,14 @@ impl HttpService {
     }
 
     /// HTTP counters summed over every connection served so far (requests, responses,
-    /// protocol errors, bytes).
+    /// protocol errors, bytes). Sums the open connections' counters: O(connections), for
+    /// periodic reporting rather than per request.
     pub fn http_totals(&self) -> ConnStats {
-        self.http_totals
+        let mut totals = self.closed_totals;
+        for conn in self.conns.values() {
+            add_stats(&mut totals, &conn.http.stats());
+        }
+        totals
     }
 
     /// Whether to record each response's latency for [`HttpService::drain_latencies`]
@@ -198,47 +209,29 @@ impl HttpService {
         for (c, conn) in self.conns.drain() {
             // A connection TCP already forgot is gone either way.
             let _ = tcp.abort(c);
-            if let Some(t) = conn.timer {
+            if let Some((t, _)) = conn.timer {
                 self.timers.cancel(t);
             }
+            add_stats(&mut self.closed_totals, &conn.http.stats());
         }
         self.stats.ended += n as u64;
         n
     }
 
-    /// When the service next needs a poll (an HTTP or linger timer), if ever.
+    /// When the service next needs a poll (an HTTP or linger timer), if ever. Timers are
+    /// postponed lazily, so this may be earlier than needed (a poll then finds nothing due).
     pub fn poll_at(&self) -> Option<Timestamp> {
-        self.timers.next_deadline()
+        self.timers_due
     }
 
     /// Handles TCP's events and expired timers. Call after `Interface::poll`, then poll the
     /// interface again (or next iteration) to send what this queued.
     pub fn poll(&mut self, now: Timestamp, tcp: &mut Tcp) {
         tcp.take_events(&mut self.events);
-        let mut events = std::mem::take(&mut self.events);
-        for event in events.drain(..) {
-            match event {
-                TcpEvent::Acceptable(l) if l == self.listener => {
-                    while let Some(c) = tcp.accept(l) {
-                        self.stats.accepted += 1;
-                        self.conns.insert(
-                            c,
-                            HttpConn {
-                                http: Connection::new(self.server.clone(), now),
-                                inbox: Vec::new(),
-                                timer: None,
-                                shut_down: false,
-                                eof_delivered: false,
-                                linger_until: None,
-                                request_since: None,
-                                rx_mark: 0,
-                                responses_mark: 0,
-                                seen: ConnStats::default(),
-                            },
-                        );
-                        self.touched.push(c);
-                    }
-                }
+        // Indexed loops and `clear` rather than `drain`: no iterator to drop per poll.
+        for i in 0..self.events.len() {
+            match self.events[i] {
+                TcpEvent::Acceptable(l) if l == self.listener => self.accept(now, tcp, l),
                 TcpEvent::Acceptable(_) | TcpEvent::Connected(_) => {}
                 TcpEvent::Readable(c) | TcpEvent::Writable(c) | TcpEvent::PeerClosed(c) => {
                     self.touched.push(c)
@@ -252,24 +245,56 @@ impl HttpService {
                 }
             }
         }
-        self.events = events;
+        self.events.clear();
 
-        let timers = &mut self.timers;
-        let touched = &mut self.touched;
-        timers.advance(now, |_, c| touched.push(c));
-        let mut touched = std::mem::take(&mut self.touched);
-        for c in touched.drain(..) {
+        if self.timers_due.is_some_and(|t| t <= now) {
+            let conns = &mut self.conns;
+            let touched = &mut self.touched;
+            self.timers.advance(now, |_, c| {
+                // The timer is spent: the service arms a new one if a deadline remains.
+                if let Some(conn) = conns.get_mut(&c) {
+                    conn.timer = None;
+                }
+                touched.push(c);
+            });
+            self.timers_due = self.timers.next_deadline();
+        }
+        for i in 0..self.touched.len() {
+            let c = self.touched[i];
             self.service(now, tcp, c);
         }
-        self.touched = touched;
+        self.touched.clear();
+    }
+
+    /// Takes every connection waiting on listener `l`.
+    fn accept(&mut self, now: Timestamp, tcp: &mut Tcp, l: ListenerHandle) {
+        while let Some(c) = tcp.accept(l) {
+            self.stats.accepted += 1;
+            self.conns.insert(
+                c,
+                HttpConn {
+                    http: Connection::new(self.server.clone(), now),
+                    inbox: Vec::new(),
+                    timer: None,
+                    shut_down: false,
+                    eof_delivered: false,
+                    linger_until: None,
+                    request_since: None,
+                    rx_mark: 0,
+                    responses_mark: 0,
+                },
+            );
+            self.touched.push(c);
+        }
     }
 
     fn forget(&mut self, c: ConnHandle) {
         if let Some(conn) = self.conns.remove(&c) {
             self.stats.ended += 1;
-            if let Some(t) = conn.timer {
+            if let Some((t, _)) = conn.timer {
                 self.timers.cancel(t);
             }
+            add_stats(&mut self.closed_totals, &conn.http.stats());
         }
     }
 
@@ -292,9 +317,6 @@ impl HttpService {
             self.draining,
             latencies,
         );
-        let st = conn.http.stats();
-        add_stats(&mut self.http_totals, &conn.seen, &st);
-        conn.seen = st;
         if let Err(end) = result {
             match end {
                 End::Closed => {}
@@ -304,23 +326,22 @@ impl HttpService {
             self.forget(c);
             return;
         }
-        // (Re)arm the connection's timer at the earliest of HTTP's deadline and the linger.
-        let deadline = [conn.http.poll_timeout(), conn.linger_until]
-            .into_iter()
-            .flatten()
-            .min();
-        match (conn.timer, deadline) {
-            (Some(t), Some(d)) => {
-                if !self.timers.reset(t, d) {
-                    conn.timer = Some(self.timers.arm(d, c));
+        // The earliest of HTTP's deadline and the linger. A timer already armed at or before
+        // it stays (lazy postponement, see `HttpConn::timer`); none is needed without one.
+        let deadline = match (conn.http.poll_timeout(), conn.linger_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(d) = deadline {
+            match conn.timer {
+                Some((_, at)) if at <= d => return,
+                Some((t, _)) => {
+                    self.timers.reset(t, d);
+                    conn.timer = Some((t, d));
                 }
+                None => conn.timer = Some((self.timers.arm(d, c), d)),
             }
-            (None, Some(d)) => conn.timer = Some(self.timers.arm(d, c)),
-            (Some(t), None) => {
-                self.timers.cancel(t);
-                conn.timer = None;
-            }
-            (None, None) => {}
+            self.timers_due = Some(self.timers_due.map_or(d, |t| t.min(d)));
         }
     }
 }
@@ -332,15 +353,15 @@ enum End {
     Error,
 }
 
-/// Adds what `now` counts beyond `before` to `totals`.
-fn add_stats(totals: &mut ConnStats, before: &ConnStats, now: &ConnStats) {
-    totals.requests += now.requests.saturating_sub(before.requests);
-    totals.responses += now.responses.saturating_sub(before.responses);
-    totals.errors += now.errors.saturating_sub(before.errors);
-    totals.continues += now.continues.saturating_sub(before.continues);
-    totals.timeouts += now.timeouts.saturating_sub(before.timeouts);
-    totals.bytes_received += now.bytes_received.saturating_sub(before.bytes_received);
-    totals.bytes_sent += now.bytes_sent.saturating_sub(before.bytes_sent);
+/// Adds the counters `s` to `totals`.
+fn add_stats(totals: &mut ConnStats, s: &ConnStats) {
+    totals.requests += s.requests;
+    totals.responses += s.responses;
+    totals.errors += s.errors;
+    totals.continues += s.continues;
+    totals.timeouts += s.timeouts;
+    totals.bytes_received += s.bytes_received;
+    totals.bytes_sent += s.bytes_sent;
 }
 
 fn pump(
@@ -374,6 +395,10 @@ fn pump(
         if taken < got {
             conn.inbox.extend_from_slice(&data[taken..]);
         }
+        // A short read emptied TCP's buffer: no need to ask again.
+        if got < scratch.len() {
+            break;
+        }
     }
     if !conn.eof_delivered
         && conn.inbox.is_empty()
@@ -389,7 +414,7 @@ fn pump(
         conn.request_since.get_or_insert(now);
     }
     // HTTP → TCP, as much as the send buffer takes.
-    loop {
+    while conn.http.has_pending_output() {
         let out = conn.http.pending_output();
         if out.is_empty() {
             break;
