@@ -84,6 +84,17 @@ pub struct Connection {
     last_head: Option<(HeadKey, Vec<u8>)>,
 }
 
+/// Takes response bytes at once (the socket's `send`): returns how many it took.
+type Sink<'s> = &'s mut dyn FnMut(&[u8]) -> usize;
+
+/// The sink again, for one call (shortening the trait object's lifetime too).
+fn reborrow<'a>(sink: &'a mut Option<Sink<'_>>) -> Option<Sink<'a>> {
+    match sink {
+        Some(s) => Some(&mut **s),
+        None => None,
+    }
+}
+
 /// A static body up to this size is cached with its head: keep-alive traffic that repeats a
 /// small constant answer (`200 ok`) is then one copy.
 const CACHED_BODY: usize = 256;
@@ -160,6 +171,24 @@ impl Connection {
     /// the output, and offer it again once [`Connection::accepts_input`] is true. Requests are
     /// answered (handlers run) inside this call; their responses queue up in order.
     pub fn on_recv(&mut self, now: Timestamp, data: &[u8]) -> usize {
+        self.recv(now, data, None)
+    }
+
+    /// [`Connection::on_recv`] with a sink that takes response bytes at once: a response that
+    /// would be first in an empty output queue and whose bytes are cached (a repeat of the
+    /// last small static response) is offered to `sink`, which returns how many bytes it took
+    /// (the socket's `send`); what it does not take is queued as usual. Responses leave in the
+    /// same order either way, and the bytes it takes count as sent (`bytes_sent`).
+    pub fn on_recv_with(
+        &mut self,
+        now: Timestamp,
+        data: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> usize,
+    ) -> usize {
+        self.recv(now, data, Some(sink))
+    }
+
+    fn recv(&mut self, now: Timestamp, data: &[u8], mut sink: Option<Sink<'_>>) -> usize {
         let mut used = 0;
         while used < data.len() {
             let n = match self.phase {
@@ -168,9 +197,11 @@ impl Connection {
                     if self.out.responses() >= self.server.config.max_pipelined {
                         break;
                     }
-                    self.recv_head(now, &data[used..])
+                    self.recv_head(now, &data[used..], reborrow(&mut sink))
                 }
-                Phase::Body { info, decoder } => self.recv_body(now, info, decoder, &data[used..]),
+                Phase::Body { info, decoder } => {
+                    self.recv_body(now, info, decoder, &data[used..], reborrow(&mut sink))
+                }
             };
             if n == 0 {
                 break;
@@ -323,7 +354,7 @@ impl Connection {
     }
 
     /// Reads (part of) a head from `input`; returns the bytes used.
-    fn recv_head(&mut self, now: Timestamp, input: &[u8]) -> usize {
+    fn recv_head(&mut self, now: Timestamp, input: &[u8], sink: Option<Sink<'_>>) -> usize {
         let limit = self.server.config.max_header_bytes;
         let mut buf = mem::take(&mut self.inbuf);
         let old = buf.len();
@@ -340,7 +371,7 @@ impl Connection {
         let (used, keep) = match scan_head(src, limit, self.scanned, &mut slots) {
             HeadScan::Complete(n, req) => {
                 self.scanned = 0;
-                self.on_head(now, &src[..n], &req);
+                self.on_head(now, &src[..n], &req, sink);
                 (n - old, false)
             }
             HeadScan::NeedMore { scanned } => {
@@ -362,7 +393,13 @@ impl Connection {
     }
 
     /// A complete head arrived: answer it, or start reading its body.
-    fn on_head(&mut self, now: Timestamp, head: &[u8], req: &httparse::Request<'_, '_>) {
+    fn on_head(
+        &mut self,
+        now: Timestamp,
+        head: &[u8],
+        req: &httparse::Request<'_, '_>,
+        sink: Option<Sink<'_>>,
+    ) {
         let info = match analyze(req) {
             Ok(info) => info,
             Err(e) => return self.fail(now, e),
@@ -386,7 +423,7 @@ impl Connection {
                     body: &mut self.body_buf,
                 };
                 let resp = self.server.router.dispatch(&mut r);
-                return self.respond(now, info, resp);
+                return self.respond(now, info, resp, sink);
             }
             Framing::Length(n) => {
                 // Over the limit already: 413 at once, without 100 Continue (RFC 9110 §10.1.1).
@@ -429,6 +466,7 @@ impl Connection {
         info: HeadInfo,
         mut decoder: BodyDecoder,
         input: &[u8],
+        sink: Option<Sink<'_>>,
     ) -> usize {
         let cfg = &self.server.config;
         let limits = BodyLimits {
@@ -437,7 +475,7 @@ impl Connection {
         };
         match decoder.decode(input, &mut self.line_buf, &mut self.body_buf, limits) {
             Ok((n, true)) => {
-                self.finish_body(now, info);
+                self.finish_body(now, info, sink);
                 n
             }
             Ok((n, false)) => {
@@ -453,7 +491,7 @@ impl Connection {
 
     /// The body is complete: parse the stored head again (it parsed before, so it does now)
     /// and answer the request.
-    fn finish_body(&mut self, now: Timestamp, info: HeadInfo) {
+    fn finish_body(&mut self, now: Timestamp, info: HeadInfo, sink: Option<Sink<'_>>) {
         let head = mem::take(&mut self.head_buf);
         let mut body = mem::take(&mut self.body_buf);
         let mut slots = header_slots();
@@ -472,7 +510,7 @@ impl Connection {
                     body: &mut body,
                 };
                 let resp = self.server.router.dispatch(&mut r);
-                self.respond(now, info, resp);
+                self.respond(now, info, resp, sink);
             }
             _ => self.fail(now, HttpError::BadRequest("request head changed")),
         }
@@ -484,10 +522,11 @@ impl Connection {
     }
 
     /// Queues the handler's response to a complete request.
-    fn respond(&mut self, now: Timestamp, info: HeadInfo, resp: Response) {
+    fn respond(&mut self, now: Timestamp, info: HeadInfo, resp: Response, sink: Option<Sink<'_>>) {
         self.stats.requests += 1;
         let keep_alive_10 = info.minor == 0 && info.keep_alive;
-        self.queue_response(now, resp, info.is_head, !info.keep_alive, keep_alive_10);
+        let close = !info.keep_alive;
+        self.queue_response(now, resp, info.is_head, close, keep_alive_10, sink);
         self.phase = if info.keep_alive {
             Phase::Head
         } else {
@@ -501,7 +540,7 @@ impl Connection {
         if !matches!(self.phase, Phase::Closing) {
             if let Some(status) = e.status() {
                 let resp = Response::text(status, reason_phrase(status));
-                self.queue_response(now, resp, false, true, false);
+                self.queue_response(now, resp, false, true, false, None);
             }
         }
         self.stats.errors += 1;
@@ -516,6 +555,7 @@ impl Connection {
         is_head: bool,
         close: bool,
         keep_alive_10: bool,
+        sink: Option<Sink<'_>>,
     ) {
         let no_body = status_has_no_body(resp.status);
         let body_len = if no_body { 0 } else { resp.body.len() };
@@ -532,7 +572,20 @@ impl Connection {
         // they depend on differs.
         let key = HeadKey::of(&resp, body_len, close, keep_alive_10, secs, small_static);
         match (&self.last_head, key) {
-            (Some((last, bytes)), Some(key)) if *last == key => buf.extend_from_slice(bytes),
+            (Some((last, bytes)), Some(key)) if *last == key => {
+                // First in line: straight to the sink, queueing only what it leaves.
+                let mut taken = 0;
+                if self.out.is_empty() {
+                    if let Some(sink) = sink {
+                        taken = sink(bytes).min(bytes.len());
+                        if taken > 0 {
+                            self.last_activity = now;
+                            self.stats.bytes_sent += taken as u64;
+                        }
+                    }
+                }
+                self.out.buf_mut().extend_from_slice(&bytes[taken..]);
+            }
             _ => {
                 let params = HeadParams {
                     date_server: self.date.get(secs),

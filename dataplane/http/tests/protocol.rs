@@ -446,3 +446,37 @@ fn router_prefers_exact_then_longest_prefix() {
         assert_eq!(r.body, want.as_bytes(), "{path}");
     }
 }
+
+/// `on_recv_with`: repeated small responses first in line go to the sink; what it does not
+/// take is queued and sent before later responses; the bytes it took count as sent.
+#[test]
+fn on_recv_with_sends_cached_responses_through_the_sink_in_order() {
+    let mut plain = Client::builtin();
+    let mut c = Client::builtin();
+    let one = plain.exchange(GET_HEALTH);
+    // The first response builds the cache (queued); the next ones leave through the sink.
+    assert_eq!(c.conn.on_recv(c.now, GET_HEALTH), GET_HEALTH.len());
+    let mut wire = c.recv();
+    let mut taken = 0;
+    let burst = GET_HEALTH.repeat(4);
+    let n = c.conn.on_recv_with(c.now, &burst, &mut |b: &[u8]| {
+        taken += 1;
+        wire.extend_from_slice(b);
+        b.len()
+    });
+    assert_eq!((n, taken), (burst.len(), 4));
+    assert!(!c.conn.has_pending_output());
+    // A sink that takes only part: the rest is queued, and later responses queue behind it.
+    let mut calls = 0;
+    let n = c.conn.on_recv_with(c.now, &burst, &mut |b: &[u8]| {
+        calls += 1;
+        wire.extend_from_slice(&b[..5]);
+        5
+    });
+    assert_eq!((n, calls), (burst.len(), 1));
+    assert!(c.conn.has_pending_output());
+    wire.extend_from_slice(&c.recv());
+    assert_eq!(wire, one.repeat(9));
+    let stats = c.conn.stats();
+    assert_eq!((stats.responses, stats.bytes_sent), (9, wire.len() as u64));
+}

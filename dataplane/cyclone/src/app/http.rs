@@ -364,6 +364,25 @@ fn add_stats(totals: &mut ConnStats, s: &ConnStats) {
     totals.bytes_sent += s.bytes_sent;
 }
 
+/// Offers received bytes to HTTP, with TCP's send buffer as the sink for responses first in
+/// line; a failed send sets `send_failed`.
+fn offer(
+    now: Timestamp,
+    tcp: &mut Tcp,
+    c: ConnHandle,
+    http: &mut Connection,
+    data: &[u8],
+    send_failed: &mut bool,
+) -> usize {
+    http.on_recv_with(now, data, &mut |bytes: &[u8]| match tcp.send(c, bytes) {
+        Ok(n) => n,
+        Err(_) => {
+            *send_failed = true;
+            0
+        }
+    })
+}
+
 fn pump(
     now: Timestamp,
     tcp: &mut Tcp,
@@ -380,9 +399,12 @@ fn pump(
         let _ = tcp.abort(c);
         return Err(End::Lingered);
     }
-    // TCP → HTTP, leftovers first.
+    // TCP → HTTP, leftovers first. A response first in line goes to TCP from inside
+    // `on_recv_with` (no copy into HTTP's output queue); a send error ends the connection
+    // below, like one from the send loop.
+    let mut send_failed = false;
     if !conn.inbox.is_empty() {
-        let n = conn.http.on_recv(now, &conn.inbox);
+        let n = offer(now, tcp, c, &mut conn.http, &conn.inbox, &mut send_failed);
         conn.inbox.drain(..n);
     }
     while conn.inbox.is_empty() && conn.http.accepts_input() {
@@ -391,7 +413,7 @@ fn pump(
             break;
         }
         let data = &scratch[..got];
-        let taken = conn.http.on_recv(now, data);
+        let taken = offer(now, tcp, c, &mut conn.http, data, &mut send_failed);
         if taken < got {
             conn.inbox.extend_from_slice(&data[taken..]);
         }
@@ -399,6 +421,9 @@ fn pump(
         if got < scratch.len() {
             break;
         }
+    }
+    if send_failed {
+        return Err(End::Error);
     }
     if !conn.eof_delivered
         && conn.inbox.is_empty()
