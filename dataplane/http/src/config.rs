@@ -54,11 +54,10 @@ impl ServerConfig {
         self.unix_time_at_zero = unix_now.saturating_sub(Duration::from_nanos(mono_now.as_nanos()));
     }
 
-    /// Seconds since the Unix epoch at monotonic time `now`.
-    pub(crate) fn unix_secs(&self, now: Timestamp) -> u64 {
+    /// Time since the Unix epoch at monotonic time `now`.
+    pub(crate) fn unix_time(&self, now: Timestamp) -> Duration {
         self.unix_time_at_zero
             .saturating_add(Duration::from_nanos(now.as_nanos()))
-            .as_secs()
     }
 }
 

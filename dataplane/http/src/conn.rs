@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::mem;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cyclone_pmd::Timestamp;
 
@@ -82,6 +83,8 @@ pub struct Connection {
     /// The last response head written (with its body when that is small and static), and
     /// what it depended on.
     last_head: Option<(HeadKey, Vec<u8>)>,
+    /// The Unix second last computed for `Date`: `[from, until)` timestamps map to it.
+    second: (Timestamp, Timestamp, u64),
 }
 
 /// Takes response bytes at once (the socket's `send`): returns how many it took.
@@ -163,6 +166,7 @@ impl Connection {
             stats: ConnStats::default(),
             last_error: None,
             last_head: None,
+            second: (Timestamp::ZERO, Timestamp::ZERO, 0),
         }
     }
 
@@ -356,27 +360,42 @@ impl Connection {
     /// Reads (part of) a head from `input`; returns the bytes used.
     fn recv_head(&mut self, now: Timestamp, input: &[u8], sink: Option<Sink<'_>>) -> usize {
         let limit = self.server.config.max_header_bytes;
+        if self.inbuf.is_empty() {
+            // Fast path: a head that arrives whole is parsed in place, never copied.
+            self.request_started = now;
+            let mut slots = header_slots();
+            return match scan_head(input, limit, 0, &mut slots) {
+                HeadScan::Complete(n, req) => {
+                    self.on_head(now, &input[..n], &req, sink);
+                    n
+                }
+                HeadScan::NeedMore { scanned } => {
+                    self.scanned = scanned;
+                    self.inbuf.extend_from_slice(input);
+                    input.len()
+                }
+                HeadScan::Error(e) => {
+                    self.fail(now, e);
+                    input.len()
+                }
+            };
+        }
+        // The rest of a head that arrived in pieces.
         let mut buf = mem::take(&mut self.inbuf);
         let old = buf.len();
-        if old == 0 {
-            self.request_started = now;
-        } else {
-            // Never more than the limit: a head that does not end within it is 431.
-            let take = limit.saturating_sub(old).min(input.len());
-            buf.extend_from_slice(&input[..take]);
-        }
-        // Fast path: a head that arrives whole is parsed in place, never copied.
-        let src: &[u8] = if old == 0 { input } else { &buf };
+        // Never more than the limit: a head that does not end within it is 431.
+        let take = limit.saturating_sub(old).min(input.len());
+        buf.extend_from_slice(&input[..take]);
         let mut slots = header_slots();
-        let (used, keep) = match scan_head(src, limit, self.scanned, &mut slots) {
+        let (used, keep) = match scan_head(&buf, limit, self.scanned, &mut slots) {
             HeadScan::Complete(n, req) => {
                 self.scanned = 0;
-                self.on_head(now, &src[..n], &req, sink);
+                self.on_head(now, &buf[..n], &req, sink);
                 (n - old, false)
             }
             HeadScan::NeedMore { scanned } => {
                 self.scanned = scanned;
-                (src.len() - old, true)
+                (buf.len() - old, true)
             }
             HeadScan::Error(e) => {
                 self.fail(now, e);
@@ -385,8 +404,6 @@ impl Connection {
         };
         if !keep {
             buf.clear();
-        } else if old == 0 {
-            buf.extend_from_slice(input);
         }
         self.inbuf = buf;
         used
@@ -565,7 +582,7 @@ impl Connection {
             Body::Static(b) if send_body && b.len() <= CACHED_BODY => Some(b),
             _ => None,
         };
-        let secs = self.server.config.unix_secs(now);
+        let secs = self.unix_secs(now);
         let buf = self.out.buf_mut();
         let start = buf.len();
         // Keep-alive traffic repeats the same response: reuse the last bytes when nothing
@@ -583,6 +600,11 @@ impl Connection {
                             self.stats.bytes_sent += taken as u64;
                         }
                     }
+                }
+                if taken == bytes.len() && !(send_body && small_static.is_none()) {
+                    // All of it, body included, is with the sink: nothing to queue.
+                    self.stats.responses += 1;
+                    return;
                 }
                 self.out.buf_mut().extend_from_slice(&bytes[taken..]);
             }
@@ -610,5 +632,27 @@ impl Connection {
         }
         self.out.end_response();
         self.stats.responses += 1;
+    }
+
+    /// Whole seconds since the Unix epoch at `now` (for `Date`), computed once per second.
+    fn unix_secs(&mut self, now: Timestamp) -> u64 {
+        let (from, until, secs) = self.second;
+        if from <= now && now < until {
+            return secs;
+        }
+        let t = self.server.config.unix_time(now);
+        let secs = t.as_secs();
+        // The second `now` is in, as a range of timestamps (none when the clock saturated).
+        let into = u64::from(t.subsec_nanos());
+        self.second = if t == Duration::MAX {
+            (now, now, secs)
+        } else {
+            (
+                Timestamp::from_nanos(now.as_nanos().saturating_sub(into)),
+                Timestamp::from_nanos(now.as_nanos().saturating_add(1_000_000_000 - into)),
+                secs,
+            )
+        };
+        secs
     }
 }

@@ -104,6 +104,7 @@ pub(crate) struct HeadInfo {
 }
 
 /// Applies the framing and connection rules to a parsed head.
+#[inline]
 pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpError> {
     let minor = req.version.unwrap_or(1);
     let mut content_length: Option<u64> = None;
@@ -225,6 +226,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
 /// Splits a request target into path and query (RFC 9112 §3.2). Accepts origin-form
 /// (`/p?q`) and absolute-form (`http://host/p?q`, §3.2.2: a server must accept it); the
 /// authority- and asterisk-forms (CONNECT, `OPTIONS *`) are not served → 400.
+#[inline(always)]
 pub(crate) fn split_target(target: &str) -> Result<(&str, Option<&str>), HttpError> {
     let path_and_query = if target.starts_with('/') {
         target

@@ -22,11 +22,7 @@ impl Response {
     /// 1xx responses are the connection's business).
     pub fn new(status: u16) -> Response {
         Response {
-            status: if (200..=999).contains(&status) {
-                status
-            } else {
-                500
-            },
+            status: valid_status(status),
             content_type: None,
             headers: Vec::new(),
             body: Body::Empty,
@@ -35,9 +31,13 @@ impl Response {
 
     /// A `text/plain` response.
     pub fn text(status: u16, body: impl Into<Body>) -> Response {
-        Response::new(status)
-            .with_content_type("text/plain; charset=utf-8")
-            .with_body(body)
+        // Built in one go rather than through the builder: no moves of the whole struct.
+        Response {
+            status: valid_status(status),
+            content_type: Some(Cow::Borrowed("text/plain; charset=utf-8")),
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     /// Sets `Content-Type` (kept apart from other headers: no allocation for static types).
@@ -75,6 +75,15 @@ impl Response {
     /// The body.
     pub fn body(&self) -> &Body {
         &self.body
+    }
+}
+
+/// `status` if it is a final status (200..=999), else 500.
+fn valid_status(status: u16) -> u16 {
+    if (200..=999).contains(&status) {
+        status
+    } else {
+        500
     }
 }
 

@@ -480,3 +480,44 @@ fn on_recv_with_sends_cached_responses_through_the_sink_in_order() {
     let stats = c.conn.stats();
     assert_eq!((stats.responses, stats.bytes_sent), (9, wire.len() as u64));
 }
+
+/// The `Date` second is computed once per second: it still turns over exactly when the wall
+/// clock (anchor plus monotonic time) does, also with an anchor that is not a whole second.
+#[test]
+fn date_turns_over_at_the_wall_clock_second() {
+    let cfg = ServerConfig {
+        unix_time_at_zero: Duration::from_millis(UNIX_AT_ZERO * 1000 + 500),
+        ..config()
+    };
+    // Client::new starts at 1 ms: 1_700_000_000.501 s.
+    let mut c = Client::new(server_with(cfg, builtin_router()));
+    let date = |c: &mut Client| {
+        one_response(&c.exchange(GET_HEALTH))
+            .header("Date")
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        date(&mut c).as_deref(),
+        Some("Tue, 14 Nov 2023 22:13:20 GMT")
+    );
+    c.advance(Duration::from_millis(498)); // .999
+    assert_eq!(
+        date(&mut c).as_deref(),
+        Some("Tue, 14 Nov 2023 22:13:20 GMT")
+    );
+    c.advance(Duration::from_millis(1)); // 1.000
+    assert_eq!(
+        date(&mut c).as_deref(),
+        Some("Tue, 14 Nov 2023 22:13:21 GMT")
+    );
+    c.advance(Duration::from_millis(999)); // 1.999
+    assert_eq!(
+        date(&mut c).as_deref(),
+        Some("Tue, 14 Nov 2023 22:13:21 GMT")
+    );
+    c.advance(Duration::from_millis(1));
+    assert_eq!(
+        date(&mut c).as_deref(),
+        Some("Tue, 14 Nov 2023 22:13:22 GMT")
+    );
+}
