@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use cyclone_http::{ConnStats, Connection, Server};
 use cyclone_pmd::Timestamp;
-use cyclone_stack::hash::FastMap;
 use cyclone_stack::tcp::{ConnHandle, ListenerHandle, Tcp, TcpError, TcpEvent};
 use cyclone_stack::timer::{TimerHandle, TimerWheel};
 
@@ -56,6 +55,63 @@ struct HttpConn {
     responses_mark: u64,
 }
 
+/// The connections, in a vector indexed by their TCP slot ([`Tcp::conn_slot`]): one index
+/// and one handle compare per lookup, no hashing.
+#[derive(Default)]
+struct Conns {
+    slots: Vec<Option<(ConnHandle, HttpConn)>>,
+    len: usize,
+}
+
+impl Conns {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get_mut(&mut self, c: ConnHandle) -> Option<&mut HttpConn> {
+        match self.slots.get_mut(Tcp::conn_slot(c)) {
+            Some(Some((h, conn))) if *h == c => Some(conn),
+            _ => None,
+        }
+    }
+
+    fn contains(&self, c: ConnHandle) -> bool {
+        matches!(self.slots.get(Tcp::conn_slot(c)), Some(Some((h, _))) if *h == c)
+    }
+
+    /// Stores `conn` in `c`'s slot; returns what was there (a connection TCP freed without
+    /// an event we saw), if anything.
+    fn insert(&mut self, c: ConnHandle, conn: HttpConn) -> Option<HttpConn> {
+        let i = Tcp::conn_slot(c);
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        let old = self.slots[i].replace((c, conn));
+        if old.is_none() {
+            self.len += 1;
+        }
+        old.map(|(_, conn)| conn)
+    }
+
+    fn remove(&mut self, c: ConnHandle) -> Option<HttpConn> {
+        let slot = self.slots.get_mut(Tcp::conn_slot(c))?;
+        if !matches!(slot, Some((h, _)) if *h == c) {
+            return None;
+        }
+        self.len -= 1;
+        slot.take().map(|(_, conn)| conn)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (ConnHandle, &HttpConn)> {
+        self.slots.iter().flatten().map(|(c, conn)| (*c, conn))
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = (ConnHandle, HttpConn)> + '_ {
+        self.len = 0;
+        self.slots.drain(..).flatten()
+    }
+}
+
 /// Counters of the HTTP service.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct HttpServiceStats {
@@ -73,7 +129,7 @@ pub struct HttpServiceStats {
 pub struct HttpService {
     server: Arc<Server>,
     listener: ListenerHandle,
-    conns: FastMap<ConnHandle, HttpConn>,
+    conns: Conns,
     timers: TimerWheel<ConnHandle>,
     /// No timer of `timers` is due before this (a lower bound: timers moved later or
     /// cancelled since it was computed leave it early), so most polls skip the wheel.
@@ -114,7 +170,7 @@ impl HttpService {
         Ok(HttpService {
             server,
             listener,
-            conns: FastMap::default(),
+            conns: Conns::default(),
             timers: TimerWheel::new(Duration::from_millis(1), now),
             timers_due: None,
             events: Vec::new(),
@@ -148,7 +204,7 @@ impl HttpService {
     /// periodic reporting rather than per request.
     pub fn http_totals(&self) -> ConnStats {
         let mut totals = self.closed_totals;
-        for conn in self.conns.values() {
+        for (_, conn) in self.conns.iter() {
             add_stats(&mut totals, &conn.http.stats());
         }
         totals
@@ -174,8 +230,8 @@ impl HttpService {
     /// yet all handed to TCP.
     pub fn in_flight(&self) -> usize {
         self.conns
-            .values()
-            .filter(|c| {
+            .iter()
+            .filter(|(_, c)| {
                 c.request_since.is_some() || c.http.has_pending_output() || !c.inbox.is_empty()
             })
             .count()
@@ -197,7 +253,7 @@ impl HttpService {
         self.draining = true;
         // The listener may already be gone if TCP dropped it; nothing else to do then.
         let _ = tcp.close_listener(self.listener);
-        let all: Vec<ConnHandle> = self.conns.keys().copied().collect();
+        let all: Vec<ConnHandle> = self.conns.iter().map(|(c, _)| c).collect();
         for c in all {
             self.service(now, tcp, c);
         }
@@ -238,7 +294,7 @@ impl HttpService {
                 }
                 TcpEvent::Closed(c) => self.forget(c),
                 TcpEvent::Reset(c) => {
-                    if self.conns.contains_key(&c) {
+                    if self.conns.contains(c) {
                         self.stats.reset += 1;
                     }
                     self.forget(c);
@@ -252,7 +308,7 @@ impl HttpService {
             let touched = &mut self.touched;
             self.timers.advance(now, |_, c| {
                 // The timer is spent: the service arms a new one if a deadline remains.
-                if let Some(conn) = conns.get_mut(&c) {
+                if let Some(conn) = conns.get_mut(c) {
                     conn.timer = None;
                 }
                 touched.push(c);
@@ -270,7 +326,7 @@ impl HttpService {
     fn accept(&mut self, now: Timestamp, tcp: &mut Tcp, l: ListenerHandle) {
         while let Some(c) = tcp.accept(l) {
             self.stats.accepted += 1;
-            self.conns.insert(
+            let stale = self.conns.insert(
                 c,
                 HttpConn {
                     http: Connection::new(self.server.clone(), now),
@@ -284,23 +340,32 @@ impl HttpService {
                     responses_mark: 0,
                 },
             );
+            // A slot TCP reused without telling us the last connection in it ended.
+            if let Some(old) = stale {
+                self.end(old);
+            }
             self.touched.push(c);
         }
     }
 
     fn forget(&mut self, c: ConnHandle) {
-        if let Some(conn) = self.conns.remove(&c) {
-            self.stats.ended += 1;
-            if let Some((t, _)) = conn.timer {
-                self.timers.cancel(t);
-            }
-            add_stats(&mut self.closed_totals, &conn.http.stats());
+        if let Some(conn) = self.conns.remove(c) {
+            self.end(conn);
         }
+    }
+
+    /// Accounts for a connection that left the service.
+    fn end(&mut self, conn: HttpConn) {
+        self.stats.ended += 1;
+        if let Some((t, _)) = conn.timer {
+            self.timers.cancel(t);
+        }
+        add_stats(&mut self.closed_totals, &conn.http.stats());
     }
 
     /// Moves bytes both ways for one connection and decides whether it ends.
     fn service(&mut self, now: Timestamp, tcp: &mut Tcp, c: ConnHandle) {
-        let Some(conn) = self.conns.get_mut(&c) else {
+        let Some(conn) = self.conns.get_mut(c) else {
             return;
         };
         let latencies = if self.record_latencies && self.latencies.len() < LATENCIES_MAX {
@@ -392,7 +457,11 @@ fn pump(
     draining: bool,
     latencies: Option<&mut Vec<Duration>>,
 ) -> Result<(), End> {
-    if conn.http.poll_timeout().is_some_and(|t| t <= now) {
+    // The connection's timer is never later than its deadline (see `HttpService::service`),
+    // so while it is pending and not due, no deadline has passed.
+    if conn.timer.is_none_or(|(_, at)| at <= now)
+        && conn.http.poll_timeout().is_some_and(|t| t <= now)
+    {
         conn.http.on_timeout(now);
     }
     if conn.linger_until.is_some_and(|t| t <= now) {
@@ -425,11 +494,8 @@ fn pump(
     if send_failed {
         return Err(End::Error);
     }
-    if !conn.eof_delivered
-        && conn.inbox.is_empty()
-        && tcp.peer_closed(c)
-        && tcp.recv_available(c) == 0
-    {
+    // `peer_closed`: FIN received and nothing left unread.
+    if !conn.eof_delivered && conn.inbox.is_empty() && tcp.peer_closed(c) {
         conn.http.on_peer_closed();
         conn.eof_delivered = true;
     }

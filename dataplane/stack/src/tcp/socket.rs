@@ -379,4 +379,14 @@ impl Tcp {
     pub fn connection_count(&self) -> usize {
         self.live_conns
     }
+
+    /// The slot of `handle`'s connection: a small integer, unique among the connections that
+    /// exist at one time and reused once a connection is freed (the handle's generation tells
+    /// the uses apart). Slots are dense (below the most connections ever open at once plus
+    /// the ones in TIME-WAIT), so an application can keep per-connection state in a vector
+    /// indexed by the slot instead of a map keyed by the handle; it must still compare the
+    /// handle it stored there.
+    pub fn conn_slot(handle: ConnHandle) -> usize {
+        handle.index as usize
+    }
 }
