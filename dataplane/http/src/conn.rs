@@ -604,6 +604,14 @@ impl Connection {
                 if taken == bytes.len() && !(send_body && small_static.is_none()) {
                     // All of it, body included, is with the sink: nothing to queue.
                     self.stats.responses += 1;
+                    // A cache hit has no extra headers and a borrowed (or no) content type;
+                    // with no header space reserved and a static (or no) body it owns
+                    // nothing, and dropping it is a no-op, skipped.
+                    if resp.headers.capacity() == 0
+                        && matches!(resp.body, Body::Empty | Body::Static(_))
+                    {
+                        std::mem::forget(resp);
+                    }
                     return;
                 }
                 self.out.buf_mut().extend_from_slice(&bytes[taken..]);

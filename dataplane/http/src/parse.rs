@@ -123,8 +123,8 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
         // Dispatch on length and first letter: most headers are skipped after two compares.
         let first = name.first().map_or(0, |b| b | 0x20);
         match (name.len(), first) {
-            (4, b'h') if name.eq_ignore_ascii_case(b"host") => hosts += 1,
-            (6, b'e') if name.eq_ignore_ascii_case(b"expect") => {
+            (4, b'h') if name_is(name, b"host") => hosts += 1,
+            (6, b'e') if name_is(name, b"expect") => {
                 // RFC 9110 §10.1.1: the only expectation is "100-continue" (case-insensitive).
                 if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
                     expect_continue = true;
@@ -132,7 +132,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                     expect_other = true;
                 }
             }
-            (10, b'c') if name.eq_ignore_ascii_case(b"connection") => {
+            (10, b'c') if name_is(name, b"connection") => {
                 // RFC 9112 §9.6 / RFC 9110 §7.6.1: a list of case-insensitive options.
                 for opt in h.value.split(|&b| b == b',').map(trim) {
                     if opt.eq_ignore_ascii_case(b"close") {
@@ -142,7 +142,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                     }
                 }
             }
-            (14, b'c') if name.eq_ignore_ascii_case(b"content-length") => {
+            (14, b'c') if name_is(name, b"content-length") => {
                 // RFC 9112 §6.3 item 5: several or invalid values are unrecoverable → 400.
                 if content_length.is_some() {
                     return Err(HttpError::BadRequest("more than one Content-Length"));
@@ -152,7 +152,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                         .ok_or(HttpError::BadRequest("invalid Content-Length"))?,
                 );
             }
-            (17, b't') if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            (17, b't') if name_is(name, b"transfer-encoding") => {
                 te_seen = true;
                 // RFC 9112 §6.1: a list of codings, applied in order; empty elements are
                 // allowed by the list syntax (RFC 9110 §5.6.1) and skipped.
@@ -241,11 +241,65 @@ pub(crate) fn split_target(target: &str) -> Result<(&str, Option<&str>), HttpErr
             _ => "/",
         }
     };
-    // A plain loop: paths are short, and a memchr call costs more than it saves here.
-    Ok(match path_and_query.bytes().position(|b| b == b'?') {
+    Ok(match find_query(path_and_query.as_bytes()) {
         Some(i) => (&path_and_query[..i], Some(&path_and_query[i + 1..])),
         None => (path_and_query, None),
     })
+}
+
+/// Whether header name `name` is `lower` (lowercase letters and `-`), ignoring case. Exact
+/// for names `httparse` accepts (tokens, RFC 9110 §5.6.2): among token bytes, only `A`-`Z` and
+/// `a`-`z` become a lowercase letter with bit 5 set, and only `-` becomes `-`. No early exit.
+#[inline(always)]
+fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && name
+            .iter()
+            .zip(lower)
+            .fold(0u8, |acc, (&a, &b)| acc | ((a | 0x20) ^ b))
+            == 0
+}
+
+/// Where the first `?` of `b` is. Short paths are the rule: up to 8 bytes take two
+/// overlapping 4-byte words, longer ones 8-byte words, tested for a `?` byte all at once
+/// (the exact byte is then found by a plain scan).
+#[inline(always)]
+fn find_query(b: &[u8]) -> Option<usize> {
+    const Q: u64 = 0x3f3f_3f3f_3f3f_3f3f;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Whether a word has a zero byte after xor with `?`s: no false negatives, and no false
+    // positives for "some byte is zero".
+    fn has(w: u64) -> bool {
+        let x = w ^ Q;
+        x.wrapping_sub(LO) & !x & HI != 0
+    }
+    fn word4(b: &[u8]) -> u64 {
+        u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn word8(b: &[u8]) -> u64 {
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    }
+    let n = b.len();
+    let maybe = if n < 4 {
+        true
+    } else if n <= 8 {
+        // Two overlapping words in the low half; the zero high half never matches `?`.
+        has(word4(b)) || has(word4(&b[n - 4..]))
+    } else {
+        let mut i = 0;
+        let mut hit = false;
+        while i + 8 < n && !hit {
+            hit = has(word8(&b[i..]));
+            i += 8;
+        }
+        hit || has(word8(&b[n - 8..]))
+    };
+    if maybe {
+        b.iter().position(|&c| c == b'?')
+    } else {
+        None
+    }
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -353,6 +407,49 @@ mod tests {
         assert_eq!(split_target("http://h").unwrap(), ("/", None));
         assert!(split_target("*").is_err());
         assert!(split_target("h:443").is_err());
+    }
+
+    #[test]
+    fn query_search_and_name_compare_match_the_plain_versions() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        // Mostly path bytes, sometimes `?` or a byte next to it.
+                        match rng % 16 {
+                            0 => b'?',
+                            1 => b'?' ^ 1,
+                            2 => 0xbf,
+                            _ => b'a' + (rng % 26) as u8,
+                        }
+                    })
+                    .collect();
+                assert_eq!(find_query(&b), b.iter().position(|&c| c == b'?'), "{b:?}");
+            }
+        }
+        for name in [
+            "Host",
+            "HOST",
+            "host",
+            "hosT",
+            "hos",
+            "hostx",
+            "h0st",
+            "Content-Length",
+        ] {
+            for lit in ["host", "content-length"] {
+                let lit = lit.as_bytes();
+                assert_eq!(
+                    name_is(name.as_bytes(), lit),
+                    name.as_bytes().eq_ignore_ascii_case(lit),
+                    "{name} {lit:?}"
+                );
+            }
+        }
     }
 
     #[test]
