@@ -85,6 +85,8 @@ pub struct Connection {
     last_head: Option<(HeadKey, Vec<u8>)>,
     /// The Unix second last computed for `Date`: `[from, until)` timestamps map to it.
     second: (Timestamp, Timestamp, u64),
+    /// The request and idle timeouts in nanoseconds (added to timestamps on every poll).
+    timeouts_ns: (u64, u64),
 }
 
 /// Takes response bytes at once (the socket's `send`): returns how many it took.
@@ -151,6 +153,11 @@ impl Connection {
     /// A new connection (just accepted at `now`).
     pub fn new(server: Arc<Server>, now: Timestamp) -> Connection {
         let date = DateCache::new(&server.server_line);
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let timeouts_ns = (
+            ns(server.config.request_timeout),
+            ns(server.config.idle_timeout),
+        );
         Connection {
             server,
             phase: Phase::Head,
@@ -167,6 +174,7 @@ impl Connection {
             last_error: None,
             last_head: None,
             second: (Timestamp::ZERO, Timestamp::ZERO, 0),
+            timeouts_ns,
         }
     }
 
@@ -276,11 +284,11 @@ impl Connection {
         if self.should_close() {
             return None;
         }
-        let cfg = &self.server.config;
+        let (request_ns, idle_ns) = self.timeouts_ns;
         Some(if self.request_in_progress() {
-            self.request_started + cfg.request_timeout
+            Timestamp(self.request_started.0.saturating_add(request_ns))
         } else {
-            self.last_activity + cfg.idle_timeout
+            Timestamp(self.last_activity.0.saturating_add(idle_ns))
         })
     }
 

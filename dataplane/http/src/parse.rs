@@ -34,6 +34,7 @@ pub(crate) enum HeadScan<'h, 'b> {
 /// a head is complete, malformed (400) or over the limit (431) at the same byte whatever the
 /// split. Lines already parsed (`scanned`) are not parsed again unless a new LF arrived, which
 /// keeps a 1-byte-per-read client from costing O(n²).
+#[inline]
 pub(crate) fn scan_head<'h, 'b>(
     buf: &'b [u8],
     limit: usize,

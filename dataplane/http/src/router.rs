@@ -110,7 +110,10 @@ impl Router {
         let method = req.method();
         // Fast path: an exact route with this method always wins.
         for r in &self.routes {
-            if r.pattern == Pattern::Exact && r.path == path && r.method == method {
+            if r.pattern == Pattern::Exact
+                && short_eq(r.path.as_bytes(), path.as_bytes())
+                && short_eq(r.method.as_bytes(), method.as_bytes())
+            {
                 return r.handler.handle(req);
             }
         }
@@ -161,6 +164,63 @@ impl Router {
                 allow.sort_unstable();
                 allow.dedup();
                 Response::text(405, "Method Not Allowed\n").with_header("Allow", allow.join(", "))
+            }
+        }
+    }
+}
+
+/// `a == b`, for the short strings of routing (methods, paths) without a `memcmp` call: up to
+/// 16 bytes compare as two overlapping words.
+#[inline(always)]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    fn w4(s: &[u8], i: usize) -> u32 {
+        u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]])
+    }
+    fn w8(s: &[u8], i: usize) -> u64 {
+        u64::from_le_bytes([
+            s[i],
+            s[i + 1],
+            s[i + 2],
+            s[i + 3],
+            s[i + 4],
+            s[i + 5],
+            s[i + 6],
+            s[i + 7],
+        ])
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0..=3 => a == b,
+        4..=8 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        9..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_eq;
+
+    #[test]
+    fn short_eq_is_eq() {
+        let words: Vec<Vec<u8>> = (0..20)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n).map(|i| b'a' + i as u8).collect();
+                let mut v = vec![base.clone()];
+                for i in 0..n {
+                    let mut w = base.clone();
+                    w[i] ^= 0x20;
+                    v.push(w);
+                }
+                v
+            })
+            .collect();
+        for a in &words {
+            for b in &words {
+                assert_eq!(short_eq(a, b), a == b, "{a:?} {b:?}");
             }
         }
     }
