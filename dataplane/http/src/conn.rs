@@ -565,7 +565,7 @@ impl Connection {
         if !matches!(self.phase, Phase::Closing) {
             if let Some(status) = e.status() {
                 let resp = Response::text(status, reason_phrase(status));
-                self.queue_response(now, resp, false, true, false, None);
+                self.queue_response_slow(now, resp, false, true, false);
             }
         }
         self.stats.errors += 1;
@@ -573,6 +573,7 @@ impl Connection {
         self.close_input();
     }
 
+    #[inline(always)]
     fn queue_response(
         &mut self,
         now: Timestamp,
@@ -581,6 +582,78 @@ impl Connection {
         close: bool,
         keep_alive_10: bool,
         sink: Option<Sink<'_>>,
+    ) {
+        let resp = match sink {
+            Some(sink) => match self.send_cached(now, resp, is_head, close, keep_alive_10, sink) {
+                Ok(()) => return,
+                Err(resp) => resp,
+            },
+            None => resp,
+        };
+        self.queue_response_slow(now, resp, is_head, close, keep_alive_10);
+    }
+
+    /// The fast path of keep-alive traffic: a response whose bytes, body included, are the
+    /// cached ones, first in line (nothing queued), goes from the cache to `sink`; only what
+    /// the sink leaves is queued. Gives the response back when this does not apply.
+    #[inline(always)]
+    fn send_cached(
+        &mut self,
+        now: Timestamp,
+        resp: Response,
+        is_head: bool,
+        close: bool,
+        keep_alive_10: bool,
+        sink: Sink<'_>,
+    ) -> Result<(), Response> {
+        if self.last_head.is_none() || !self.out.is_empty() {
+            return Err(resp);
+        }
+        let no_body = status_has_no_body(resp.status);
+        // RFC 9110 §9.3.2: a HEAD response has the GET headers and no content.
+        let send_body = !is_head && !no_body;
+        let small_static = match resp.body {
+            Body::Static(b) if send_body && b.len() <= CACHED_BODY => Some(b),
+            Body::Static(_) | Body::Empty if !send_body => None,
+            // A body that is not in the cached bytes.
+            _ => return Err(resp),
+        };
+        let body_len = if no_body { 0 } else { resp.body.len() };
+        let secs = self.unix_secs(now);
+        let key = HeadKey::of(&resp, body_len, close, keep_alive_10, secs, small_static);
+        let Some((last, bytes)) = &self.last_head else {
+            return Err(resp);
+        };
+        if key != Some(*last) {
+            return Err(resp);
+        }
+        let taken = sink(bytes).min(bytes.len());
+        if taken > 0 {
+            self.last_activity = now;
+            self.stats.bytes_sent += taken as u64;
+        }
+        if taken < bytes.len() {
+            let start = self.out.buf_mut().len();
+            self.out.buf_mut().extend_from_slice(&bytes[taken..]);
+            self.out.commit(start);
+            self.out.end_response();
+        }
+        self.stats.responses += 1;
+        // No extra headers, a borrowed (or no) content type, a static (or no) body: it owns
+        // nothing unless header space was reserved, and dropping it is then a no-op, skipped.
+        if resp.headers.capacity() == 0 {
+            std::mem::forget(resp);
+        }
+        Ok(())
+    }
+
+    fn queue_response_slow(
+        &mut self,
+        now: Timestamp,
+        resp: Response,
+        is_head: bool,
+        close: bool,
+        keep_alive_10: bool,
     ) {
         let no_body = status_has_no_body(resp.status);
         let body_len = if no_body { 0 } else { resp.body.len() };
@@ -597,33 +670,7 @@ impl Connection {
         // they depend on differs.
         let key = HeadKey::of(&resp, body_len, close, keep_alive_10, secs, small_static);
         match (&self.last_head, key) {
-            (Some((last, bytes)), Some(key)) if *last == key => {
-                // First in line: straight to the sink, queueing only what it leaves.
-                let mut taken = 0;
-                if self.out.is_empty() {
-                    if let Some(sink) = sink {
-                        taken = sink(bytes).min(bytes.len());
-                        if taken > 0 {
-                            self.last_activity = now;
-                            self.stats.bytes_sent += taken as u64;
-                        }
-                    }
-                }
-                if taken == bytes.len() && !(send_body && small_static.is_none()) {
-                    // All of it, body included, is with the sink: nothing to queue.
-                    self.stats.responses += 1;
-                    // A cache hit has no extra headers and a borrowed (or no) content type;
-                    // with no header space reserved and a static (or no) body it owns
-                    // nothing, and dropping it is a no-op, skipped.
-                    if resp.headers.capacity() == 0
-                        && matches!(resp.body, Body::Empty | Body::Static(_))
-                    {
-                        std::mem::forget(resp);
-                    }
-                    return;
-                }
-                self.out.buf_mut().extend_from_slice(&bytes[taken..]);
-            }
+            (Some((last, bytes)), Some(key)) if *last == key => buf.extend_from_slice(bytes),
             _ => {
                 let params = HeadParams {
                     date_server: self.date.get(secs),

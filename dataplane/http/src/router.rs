@@ -193,7 +193,7 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     match n {
-        0..=3 => a == b,
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
         4..=8 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
         9..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
         _ => a == b,
