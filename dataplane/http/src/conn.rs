@@ -108,7 +108,7 @@ const CACHED_BODY: usize = 256;
 /// content type is a `&'static str` (compared by address: the same constant); and, when the
 /// cached bytes include the body, which static body that is (by address; its length is
 /// `body_len`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 struct HeadKey {
     status: u16,
     content_type: Option<(usize, usize)>,
@@ -119,6 +119,22 @@ struct HeadKey {
     /// The address of the small static body the cached bytes end with, if they do.
     body: Option<usize>,
 }
+
+impl PartialEq for HeadKey {
+    /// Field by field, inlined (it is on the path of every cached response).
+    #[inline(always)]
+    fn eq(&self, o: &HeadKey) -> bool {
+        self.status == o.status
+            && self.content_type == o.content_type
+            && self.body_len == o.body_len
+            && self.close == o.close
+            && self.keep_alive_10 == o.keep_alive_10
+            && self.secs == o.secs
+            && self.body == o.body
+    }
+}
+
+impl Eq for HeadKey {}
 
 impl HeadKey {
     fn of(
@@ -366,6 +382,7 @@ impl Connection {
     }
 
     /// Reads (part of) a head from `input`; returns the bytes used.
+    #[inline(always)]
     fn recv_head(&mut self, now: Timestamp, input: &[u8], sink: Option<Sink<'_>>) -> usize {
         let limit = self.server.config.max_header_bytes;
         if self.inbuf.is_empty() {
@@ -418,6 +435,7 @@ impl Connection {
     }
 
     /// A complete head arrived: answer it, or start reading its body.
+    #[inline(always)]
     fn on_head(
         &mut self,
         now: Timestamp,
@@ -547,6 +565,7 @@ impl Connection {
     }
 
     /// Queues the handler's response to a complete request.
+    #[inline(always)]
     fn respond(&mut self, now: Timestamp, info: HeadInfo, resp: Response, sink: Option<Sink<'_>>) {
         self.stats.requests += 1;
         let keep_alive_10 = info.minor == 0 && info.keep_alive;
@@ -698,11 +717,17 @@ impl Connection {
     }
 
     /// Whole seconds since the Unix epoch at `now` (for `Date`), computed once per second.
+    #[inline(always)]
     fn unix_secs(&mut self, now: Timestamp) -> u64 {
         let (from, until, secs) = self.second;
         if from <= now && now < until {
             return secs;
         }
+        self.new_second(now)
+    }
+
+    /// Computes the second `now` is in, and keeps it.
+    fn new_second(&mut self, now: Timestamp) -> u64 {
         let t = self.server.config.unix_time(now);
         let secs = t.as_secs();
         // The second `now` is in, as a range of timestamps (none when the clock saturated).

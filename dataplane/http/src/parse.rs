@@ -105,7 +105,7 @@ pub(crate) struct HeadInfo {
 }
 
 /// Applies the framing and connection rules to a parsed head.
-#[inline]
+#[inline(always)]
 pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpError> {
     let minor = req.version.unwrap_or(1);
     let mut content_length: Option<u64> = None;
@@ -271,13 +271,16 @@ fn find_query(b: &[u8]) -> Option<usize> {
     const HI: u64 = 0x8080_8080_8080_8080;
     // Whether a word has a zero byte after xor with `?`s: no false negatives, and no false
     // positives for "some byte is zero".
+    #[inline(always)]
     fn has(w: u64) -> bool {
         let x = w ^ Q;
         x.wrapping_sub(LO) & !x & HI != 0
     }
+    #[inline(always)]
     fn word4(b: &[u8]) -> u64 {
         u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
+    #[inline(always)]
     fn word8(b: &[u8]) -> u64 {
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     }

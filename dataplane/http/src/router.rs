@@ -105,6 +105,7 @@ impl Router {
     }
 
     /// Answers `req`: the matching handler's response, or `404` / `405`.
+    #[inline(always)]
     pub fn dispatch(&self, req: &mut Request<'_>) -> Response {
         let path = req.path();
         let method = req.method();
@@ -117,6 +118,13 @@ impl Router {
                 return r.handler.handle(req);
             }
         }
+        self.dispatch_slow(req)
+    }
+
+    /// Everything but an exact route with the request's method: prefixes, 404, 405, HEAD.
+    fn dispatch_slow(&self, req: &mut Request<'_>) -> Response {
+        let path = req.path();
+        let method = req.method();
         // The most specific pattern that matches: exact, else the longest prefix.
         let mut best: Option<(Pattern, &str)> = None;
         for r in &self.routes {
@@ -173,9 +181,11 @@ impl Router {
 /// 16 bytes compare as two overlapping words.
 #[inline(always)]
 fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    #[inline(always)]
     fn w4(s: &[u8], i: usize) -> u32 {
         u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]])
     }
+    #[inline(always)]
     fn w8(s: &[u8], i: usize) -> u64 {
         u64::from_le_bytes([
             s[i],
