@@ -118,6 +118,8 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
     let mut expect_continue = false;
     let mut expect_other = false;
     let mut hosts = 0u32;
+    // Any header besides Host that the rules below look at.
+    let mut framing_headers = false;
 
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -126,6 +128,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
         match (name.len(), first) {
             (4, b'h') if name_is(name, b"host") => hosts += 1,
             (6, b'e') if name_is(name, b"expect") => {
+                framing_headers = true;
                 // RFC 9110 §10.1.1: the only expectation is "100-continue" (case-insensitive).
                 if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
                     expect_continue = true;
@@ -134,6 +137,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                 }
             }
             (10, b'c') if name_is(name, b"connection") => {
+                framing_headers = true;
                 // RFC 9112 §9.6 / RFC 9110 §7.6.1: a list of case-insensitive options.
                 for opt in h.value.split(|&b| b == b',').map(trim) {
                     if opt.eq_ignore_ascii_case(b"close") {
@@ -144,6 +148,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                 }
             }
             (14, b'c') if name_is(name, b"content-length") => {
+                framing_headers = true;
                 // RFC 9112 §6.3 item 5: several or invalid values are unrecoverable → 400.
                 if content_length.is_some() {
                     return Err(HttpError::BadRequest("more than one Content-Length"));
@@ -154,6 +159,7 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                 );
             }
             (17, b't') if name_is(name, b"transfer-encoding") => {
+                framing_headers = true;
                 te_seen = true;
                 // RFC 9112 §6.1: a list of codings, applied in order; empty elements are
                 // allowed by the list syntax (RFC 9110 §5.6.1) and skipped.
@@ -172,6 +178,18 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
             }
             _ => {}
         }
+    }
+
+    if !framing_headers && hosts == 1 {
+        // The usual request: one Host, no body, no Connection or Expect header. The same
+        // answer as the rules below give, in one test.
+        return Ok(HeadInfo {
+            minor,
+            keep_alive: minor == 1,
+            framing: Framing::None,
+            expect_continue: false,
+            is_head: req.method == Some("HEAD"),
+        });
     }
 
     // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with
