@@ -726,7 +726,10 @@ impl Connection {
         self.new_second(now)
     }
 
-    /// Computes the second `now` is in, and keeps it.
+    /// Computes the second `now` is in, and keeps it. Out of line and cold, so that its
+    /// arithmetic on `now` is not hoisted into every call of the request path.
+    #[cold]
+    #[inline(never)]
     fn new_second(&mut self, now: Timestamp) -> u64 {
         let t = self.server.config.unix_time(now);
         let secs = t.as_secs();
