@@ -89,16 +89,14 @@ pub struct Connection {
     timeouts_ns: (u64, u64),
 }
 
-/// Takes response bytes at once (the socket's `send`): returns how many it took.
-type Sink<'s> = &'s mut dyn FnMut(&[u8]) -> usize;
+/// Takes response bytes at once (the socket's `send`): returns how many it took. A type
+/// parameter rather than a trait object, so the socket call inlines into the request path.
+pub(crate) trait Sink: FnMut(&[u8]) -> usize {}
 
-/// The sink again, for one call (shortening the trait object's lifetime too).
-fn reborrow<'a>(sink: &'a mut Option<Sink<'_>>) -> Option<Sink<'a>> {
-    match sink {
-        Some(s) => Some(&mut **s),
-        None => None,
-    }
-}
+impl<F: FnMut(&[u8]) -> usize> Sink for F {}
+
+/// The sink type of [`Connection::on_recv`], which has none.
+type NoSink = fn(&[u8]) -> usize;
 
 /// A static body up to this size is cached with its head: keep-alive traffic that repeats a
 /// small constant answer (`200 ok`) is then one copy.
@@ -199,7 +197,7 @@ impl Connection {
     /// the output, and offer it again once [`Connection::accepts_input`] is true. Requests are
     /// answered (handlers run) inside this call; their responses queue up in order.
     pub fn on_recv(&mut self, now: Timestamp, data: &[u8]) -> usize {
-        self.recv(now, data, None)
+        self.recv(now, data, None::<&mut NoSink>)
     }
 
     /// [`Connection::on_recv`] with a sink that takes response bytes at once: a response that
@@ -211,12 +209,12 @@ impl Connection {
         &mut self,
         now: Timestamp,
         data: &[u8],
-        sink: &mut dyn FnMut(&[u8]) -> usize,
+        mut sink: impl FnMut(&[u8]) -> usize,
     ) -> usize {
-        self.recv(now, data, Some(sink))
+        self.recv(now, data, Some(&mut sink))
     }
 
-    fn recv(&mut self, now: Timestamp, data: &[u8], mut sink: Option<Sink<'_>>) -> usize {
+    fn recv<S: Sink>(&mut self, now: Timestamp, data: &[u8], mut sink: Option<&mut S>) -> usize {
         let mut used = 0;
         while used < data.len() {
             let n = match self.phase {
@@ -225,10 +223,10 @@ impl Connection {
                     if self.out.responses() >= self.server.config.max_pipelined {
                         break;
                     }
-                    self.recv_head(now, &data[used..], reborrow(&mut sink))
+                    self.recv_head(now, &data[used..], sink.as_deref_mut())
                 }
                 Phase::Body { info, decoder } => {
-                    self.recv_body(now, info, decoder, &data[used..], reborrow(&mut sink))
+                    self.recv_body(now, info, decoder, &data[used..], sink.as_deref_mut())
                 }
             };
             if n == 0 {
@@ -383,7 +381,7 @@ impl Connection {
 
     /// Reads (part of) a head from `input`; returns the bytes used.
     #[inline(always)]
-    fn recv_head(&mut self, now: Timestamp, input: &[u8], sink: Option<Sink<'_>>) -> usize {
+    fn recv_head<S: Sink>(&mut self, now: Timestamp, input: &[u8], sink: Option<&mut S>) -> usize {
         let limit = self.server.config.max_header_bytes;
         if self.inbuf.is_empty() {
             // Fast path: a head that arrives whole is parsed in place, never copied.
@@ -436,12 +434,12 @@ impl Connection {
 
     /// A complete head arrived: answer it, or start reading its body.
     #[inline(always)]
-    fn on_head(
+    fn on_head<S: Sink>(
         &mut self,
         now: Timestamp,
         head: &[u8],
         req: &httparse::Request<'_, '_>,
-        sink: Option<Sink<'_>>,
+        sink: Option<&mut S>,
     ) {
         let info = match analyze(req) {
             Ok(info) => info,
@@ -503,13 +501,13 @@ impl Connection {
     }
 
     /// Reads body bytes; returns the bytes used.
-    fn recv_body(
+    fn recv_body<S: Sink>(
         &mut self,
         now: Timestamp,
         info: HeadInfo,
         mut decoder: BodyDecoder,
         input: &[u8],
-        sink: Option<Sink<'_>>,
+        sink: Option<&mut S>,
     ) -> usize {
         let cfg = &self.server.config;
         let limits = BodyLimits {
@@ -534,7 +532,7 @@ impl Connection {
 
     /// The body is complete: parse the stored head again (it parsed before, so it does now)
     /// and answer the request.
-    fn finish_body(&mut self, now: Timestamp, info: HeadInfo, sink: Option<Sink<'_>>) {
+    fn finish_body<S: Sink>(&mut self, now: Timestamp, info: HeadInfo, sink: Option<&mut S>) {
         let head = mem::take(&mut self.head_buf);
         let mut body = mem::take(&mut self.body_buf);
         let mut slots = header_slots();
@@ -566,7 +564,13 @@ impl Connection {
 
     /// Queues the handler's response to a complete request.
     #[inline(always)]
-    fn respond(&mut self, now: Timestamp, info: HeadInfo, resp: Response, sink: Option<Sink<'_>>) {
+    fn respond<S: Sink>(
+        &mut self,
+        now: Timestamp,
+        info: HeadInfo,
+        resp: Response,
+        sink: Option<&mut S>,
+    ) {
         self.stats.requests += 1;
         let keep_alive_10 = info.minor == 0 && info.keep_alive;
         let close = !info.keep_alive;
@@ -593,14 +597,14 @@ impl Connection {
     }
 
     #[inline(always)]
-    fn queue_response(
+    fn queue_response<S: Sink>(
         &mut self,
         now: Timestamp,
         resp: Response,
         is_head: bool,
         close: bool,
         keep_alive_10: bool,
-        sink: Option<Sink<'_>>,
+        sink: Option<&mut S>,
     ) {
         let resp = match sink {
             Some(sink) => match self.send_cached(now, resp, is_head, close, keep_alive_10, sink) {
@@ -616,14 +620,14 @@ impl Connection {
     /// cached ones, first in line (nothing queued), goes from the cache to `sink`; only what
     /// the sink leaves is queued. Gives the response back when this does not apply.
     #[inline(always)]
-    fn send_cached(
+    fn send_cached<S: Sink>(
         &mut self,
         now: Timestamp,
         resp: Response,
         is_head: bool,
         close: bool,
         keep_alive_10: bool,
-        sink: Sink<'_>,
+        sink: &mut S,
     ) -> Result<(), Response> {
         if self.last_head.is_none() || !self.out.is_empty() {
             return Err(resp);

@@ -439,7 +439,7 @@ fn offer(
     data: &[u8],
     send_failed: &mut bool,
 ) -> usize {
-    http.on_recv_with(now, data, &mut |bytes: &[u8]| match tcp.send(c, bytes) {
+    http.on_recv_with(now, data, |bytes: &[u8]| match tcp.send(c, bytes) {
         Ok(n) => n,
         Err(_) => {
             *send_failed = true;
