@@ -83,6 +83,9 @@ pub struct Connection {
     /// The last response head written (with its body when that is small and static), and
     /// what it depended on.
     last_head: Option<(HeadKey, Vec<u8>)>,
+    /// What the cached bytes were last written from, when they are a whole response (body
+    /// included): the inputs themselves, compared as they are on the fast path.
+    last_raw: Option<RawKey>,
     /// The Unix second last computed for `Date`: `[from, until)` timestamps map to it.
     second: (Timestamp, Timestamp, u64),
     /// The request and idle timeouts in nanoseconds (added to timestamps on every poll).
@@ -116,6 +119,47 @@ struct HeadKey {
     secs: u64,
     /// The address of the small static body the cached bytes end with, if they do.
     body: Option<usize>,
+}
+
+/// The inputs of a response's bytes, for a response without extra headers whose content
+/// type is static or absent and whose body is static or empty: the status, `HEAD`, the
+/// persistence flags, the content type and body by address and length (`(0, 0)`: none), and
+/// the second. The cached bytes are a function of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RawKey {
+    status: u16,
+    /// `is_head | close << 1 | keep_alive_10 << 2`.
+    flags: u8,
+    content_type: (usize, usize),
+    body: (usize, usize),
+    secs: u64,
+}
+
+impl RawKey {
+    /// The key of `resp` if it has one (see [`RawKey`]).
+    #[inline(always)]
+    fn of(resp: &Response, flags: u8, secs: u64) -> Option<RawKey> {
+        if !resp.headers.is_empty() {
+            return None;
+        }
+        let content_type = match &resp.content_type {
+            None => (0, 0),
+            Some(Cow::Borrowed(s)) => (s.as_ptr() as usize, s.len()),
+            Some(Cow::Owned(_)) => return None,
+        };
+        let body = match resp.body {
+            Body::Empty => (0, 0),
+            Body::Static(b) => (b.as_ptr() as usize, b.len()),
+            _ => return None,
+        };
+        Some(RawKey {
+            status: resp.status,
+            flags,
+            content_type,
+            body,
+            secs,
+        })
+    }
 }
 
 impl PartialEq for HeadKey {
@@ -187,6 +231,7 @@ impl Connection {
             stats: ConnStats::default(),
             last_error: None,
             last_head: None,
+            last_raw: None,
             second: (Timestamp::ZERO, Timestamp::ZERO, 0),
             timeouts_ns,
         }
@@ -629,25 +674,15 @@ impl Connection {
         keep_alive_10: bool,
         sink: &mut S,
     ) -> Result<(), Response> {
-        if self.last_head.is_none() || !self.out.is_empty() {
+        if self.last_raw.is_none() || !self.out.is_empty() {
             return Err(resp);
         }
-        let no_body = status_has_no_body(resp.status);
-        // RFC 9110 §9.3.2: a HEAD response has the GET headers and no content.
-        let send_body = !is_head && !no_body;
-        let small_static = match resp.body {
-            Body::Static(b) if send_body && b.len() <= CACHED_BODY => Some(b),
-            Body::Static(_) | Body::Empty if !send_body => None,
-            // A body that is not in the cached bytes.
-            _ => return Err(resp),
-        };
-        let body_len = if no_body { 0 } else { resp.body.len() };
         let secs = self.unix_secs(now);
-        let key = HeadKey::of(&resp, body_len, close, keep_alive_10, secs, small_static);
-        let Some((last, bytes)) = &self.last_head else {
+        let flags = u8::from(is_head) | u8::from(close) << 1 | u8::from(keep_alive_10) << 2;
+        let (Some(raw), Some((_, bytes))) = (self.last_raw, &self.last_head) else {
             return Err(resp);
         };
-        if key != Some(*last) {
+        if RawKey::of(&resp, flags, secs) != Some(raw) {
             return Err(resp);
         }
         let taken = sink(bytes).min(bytes.len());
@@ -709,6 +744,12 @@ impl Connection {
                     cached.0 = key;
                     cached.1.clear();
                     cached.1.extend_from_slice(&buf[start..]);
+                    // The fast path may send these bytes for the same inputs when they are
+                    // the whole response.
+                    let whole = !(send_body && small_static.is_none());
+                    let flags =
+                        u8::from(is_head) | u8::from(close) << 1 | u8::from(keep_alive_10) << 2;
+                    self.last_raw = RawKey::of(&resp, flags, secs).filter(|_| whole);
                 }
             }
         }

@@ -521,3 +521,75 @@ fn date_turns_over_at_the_wall_clock_second() {
         Some("Tue, 14 Nov 2023 22:13:22 GMT")
     );
 }
+
+/// Whatever a request sequence is, `on_recv_with` (cached responses straight to the sink)
+/// puts the same bytes on the wire as `on_recv` and a drain, and counts the same.
+#[test]
+fn on_recv_with_sends_the_same_bytes_as_on_recv() {
+    let router = || {
+        let mut router = builtin_router();
+        router.get("/a", |_: &mut cyclone_http::Request<'_>| {
+            Response::text(200, "aa")
+        });
+        router.get("/b", |_: &mut cyclone_http::Request<'_>| {
+            Response::text(200, "bb")
+        });
+        router.get("/n", |req: &mut cyclone_http::Request<'_>| {
+            Response::text(200, req.query().unwrap_or("").to_string())
+        });
+        router
+    };
+    let mut plain = Client::new(server_with(config(), router()));
+    let mut direct = Client::new(server_with(config(), router()));
+    let steps: &[(&[u8], u64)] = &[
+        (GET_HEALTH, 0),
+        (GET_HEALTH, 0),
+        (b"HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (b"HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (GET_HEALTH, 0),
+        (b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (b"GET /n?1 HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (b"GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", 0),
+        (GET_HEALTH, 999),
+        (GET_HEALTH, 1),
+        (b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0),
+        (b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0),
+        (
+            b"GET /health HTTP/1.1\r\nHost: t\r\n\r\nGET /a HTTP/1.1\r\nHost: t\r\n\r\n",
+            0,
+        ),
+        (
+            b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            0,
+        ),
+    ];
+    let mut wire = Vec::new();
+    let mut sunk = 0;
+    for &(req, ms) in steps {
+        plain.advance(Duration::from_millis(ms));
+        direct.advance(Duration::from_millis(ms));
+        let expected = plain.exchange(req);
+        let now = direct.now;
+        let n = direct.conn.on_recv_with(now, req, |b: &[u8]| {
+            sunk += 1;
+            wire.extend_from_slice(b);
+            b.len()
+        });
+        assert_eq!(n, req.len());
+        wire.extend_from_slice(&direct.recv());
+        assert_eq!(
+            String::from_utf8_lossy(&wire),
+            String::from_utf8_lossy(&expected),
+            "after {:?}",
+            String::from_utf8_lossy(req)
+        );
+        wire.clear();
+    }
+    assert_eq!(plain.conn.stats(), direct.conn.stats());
+    assert!(direct.conn.wants_close());
+    // Repeats went through the sink: GET, HEAD, /b, 404, HTTP/1.0, pipelined GET, close.
+    assert!(sunk >= 6, "{sunk} responses through the sink");
+}
