@@ -75,8 +75,8 @@
 //! repeated response that is first in line goes from the cache straight to the sink (the
 //! socket's send buffer: one copy per response, no output-queue bookkeeping); no allocation
 //! happens unless a handler allocates. `examples/keepalive_loop.rs` measures instructions per
-//! request under callgrind (about 1,150 for `GET /health` with one `Host` header, of which
-//! `httparse` is about 570; about 1,590 with three headers). File bodies
+//! request under callgrind (about 1,090 for `GET /health` with one `Host` header, of which
+//! `httparse` is about 570; about 1,540 with three headers). File bodies
 //! stream through one 64 KiB buffer read as the output drains. Static files are opened with
 //! blocking calls on the dataplane thread (see [`apps::static_files`]).
 
