@@ -448,7 +448,18 @@ impl Connection {
                 }
             };
         }
-        // The rest of a head that arrived in pieces.
+        self.recv_head_more(now, input, sink)
+    }
+
+    /// The rest of a head that arrived in pieces.
+    #[inline(never)]
+    fn recv_head_more<S: Sink>(
+        &mut self,
+        now: Timestamp,
+        input: &[u8],
+        sink: Option<&mut S>,
+    ) -> usize {
+        let limit = self.server.config.max_header_bytes;
         let mut buf = mem::take(&mut self.inbuf);
         let old = buf.len();
         // Never more than the limit: a head that does not end within it is 431.
@@ -496,7 +507,7 @@ impl Connection {
             Ok(pq) => pq,
             Err(e) => return self.fail(now, e),
         };
-        let decoder = match info.framing {
+        match info.framing {
             Framing::None => {
                 self.body_buf.clear();
                 let mut r = Request {
@@ -509,8 +520,21 @@ impl Connection {
                     body: &mut self.body_buf,
                 };
                 let resp = self.server.router.dispatch(&mut r);
-                return self.respond(now, info, resp, sink);
+                self.respond(now, info, resp, sink)
             }
+            Framing::Length(_) | Framing::Chunked => self.start_body(now, head, info),
+        }
+    }
+
+    /// A head announcing a body: check its length, answer `Expect: 100-continue`, keep the
+    /// head and read the body next. Out of line: the request path of bodiless requests stays
+    /// small.
+    #[inline(never)]
+    fn start_body(&mut self, now: Timestamp, head: &[u8], info: HeadInfo) {
+        let decoder = match info.framing {
+            // Answered by `on_head` without a body phase.
+            Framing::None => return,
+            Framing::Chunked => BodyDecoder::Chunked(Chunked::SizeLine),
             Framing::Length(n) => {
                 // Over the limit already: 413 at once, without 100 Continue (RFC 9110 §10.1.1).
                 let limit = self.server.config.max_body_bytes;
@@ -519,7 +543,6 @@ impl Connection {
                 }
                 BodyDecoder::Length { remaining: n }
             }
-            Framing::Chunked => BodyDecoder::Chunked(Chunked::SizeLine),
         };
         if info.expect_continue {
             // RFC 9110 §10.1.1: tell the client to send the body. Sent even if some body
@@ -545,7 +568,9 @@ impl Connection {
         self.phase = Phase::Body { info, decoder };
     }
 
-    /// Reads body bytes; returns the bytes used.
+    /// Reads body bytes; returns the bytes used. Out of line: the request path of bodiless
+    /// requests stays small.
+    #[inline(never)]
     fn recv_body<S: Sink>(
         &mut self,
         now: Timestamp,
