@@ -108,6 +108,36 @@ pub(crate) struct HeadInfo {
 #[inline(always)]
 pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpError> {
     let minor = req.version.unwrap_or(1);
+    // First, a light pass: the Host lines, and whether any header the other rules look at
+    // may be there (by length and first letter; a false alarm only takes the full pass).
+    let mut hosts = 0u32;
+    let mut maybe_framing = false;
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        let first = name.first().map_or(0, |b| b | 0x20);
+        match (name.len(), first) {
+            (4, b'h') => hosts += u32::from(name_is(name, b"host")),
+            (6, b'e') | (10, b'c') | (14, b'c') | (17, b't') => maybe_framing = true,
+            _ => {}
+        }
+    }
+    if !maybe_framing && hosts == 1 {
+        // The usual request: one Host, no body, no Connection or Expect header. The same
+        // answer as the full rules give.
+        return Ok(HeadInfo {
+            minor,
+            keep_alive: minor == 1,
+            framing: Framing::None,
+            expect_continue: false,
+            is_head: req.method == Some("HEAD"),
+        });
+    }
+    analyze_full(req, minor)
+}
+
+/// [`analyze`] for heads with framing or connection headers (or not exactly one Host).
+#[inline(never)]
+fn analyze_full(req: &httparse::Request<'_, '_>, minor: u8) -> Result<HeadInfo, HttpError> {
     let mut content_length: Option<u64> = None;
     let mut te_seen = false;
     let mut te_unsupported = false;
@@ -118,8 +148,6 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
     let mut expect_continue = false;
     let mut expect_other = false;
     let mut hosts = 0u32;
-    // Any header besides Host that the rules below look at.
-    let mut framing_headers = false;
 
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -128,7 +156,6 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
         match (name.len(), first) {
             (4, b'h') if name_is(name, b"host") => hosts += 1,
             (6, b'e') if name_is(name, b"expect") => {
-                framing_headers = true;
                 // RFC 9110 §10.1.1: the only expectation is "100-continue" (case-insensitive).
                 if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
                     expect_continue = true;
@@ -137,7 +164,6 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                 }
             }
             (10, b'c') if name_is(name, b"connection") => {
-                framing_headers = true;
                 // RFC 9112 §9.6 / RFC 9110 §7.6.1: a list of case-insensitive options.
                 for opt in h.value.split(|&b| b == b',').map(trim) {
                     if opt.eq_ignore_ascii_case(b"close") {
@@ -148,7 +174,6 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                 }
             }
             (14, b'c') if name_is(name, b"content-length") => {
-                framing_headers = true;
                 // RFC 9112 §6.3 item 5: several or invalid values are unrecoverable → 400.
                 if content_length.is_some() {
                     return Err(HttpError::BadRequest("more than one Content-Length"));
@@ -159,7 +184,6 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
                 );
             }
             (17, b't') if name_is(name, b"transfer-encoding") => {
-                framing_headers = true;
                 te_seen = true;
                 // RFC 9112 §6.1: a list of codings, applied in order; empty elements are
                 // allowed by the list syntax (RFC 9110 §5.6.1) and skipped.
@@ -178,18 +202,6 @@ pub(crate) fn analyze(req: &httparse::Request<'_, '_>) -> Result<HeadInfo, HttpE
             }
             _ => {}
         }
-    }
-
-    if !framing_headers && hosts == 1 {
-        // The usual request: one Host, no body, no Connection or Expect header. The same
-        // answer as the rules below give, in one test.
-        return Ok(HeadInfo {
-            minor,
-            keep_alive: minor == 1,
-            framing: Framing::None,
-            expect_continue: false,
-            is_head: req.method == Some("HEAD"),
-        });
     }
 
     // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with
