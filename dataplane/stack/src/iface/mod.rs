@@ -251,6 +251,20 @@ impl SegmentSink for InterfaceSink<'_> {
             .send_tcp(self.now, src, dst, repr, payload)
             .is_ok()
     }
+
+    /// The frame of `send_segment(src, dst, &seg.to_repr(), payload)`, from the header
+    /// template of the last TCP path when it still holds (see `ipv4::TxPath`).
+    fn send_plain(
+        &mut self,
+        src: std::net::SocketAddrV4,
+        dst: std::net::SocketAddrV4,
+        seg: &crate::tcp::PlainSegment,
+        payload: [&[u8]; 2],
+    ) -> bool {
+        self.core
+            .send_tcp_plain(self.now, src, dst, seg, payload)
+            .is_ok()
+    }
 }
 
 impl Core {

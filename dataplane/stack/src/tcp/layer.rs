@@ -32,7 +32,7 @@ use super::state::{ConnHandle, ListenerHandle, TcpEvent, TcpState};
 use super::stats::TcpStats;
 use crate::hash::FastMap;
 use crate::timer::TimerWheel;
-use crate::wire::{TcpFlags, TcpRepr};
+use crate::wire::{TcpFlags, TcpOptions, TcpRepr, TcpTimestamps};
 
 /// Where TCP sends segments: the interface (IPv4 + Ethernet + ARP), or a test harness.
 pub trait SegmentSink {
@@ -46,6 +46,62 @@ pub trait SegmentSink {
         repr: &TcpRepr,
         payload: [&[u8]; 2],
     ) -> bool;
+
+    /// Sends the segment `seg.to_repr()` describes: the same contract as
+    /// [`send_segment`](Self::send_segment), for the segments that make up nearly all of a
+    /// connection's life (no SYN, no MSS/window-scale/SACK option: at most NOP NOP
+    /// timestamps, no urgent pointer), whose header has a fixed layout. A sink may write
+    /// such a header from a template (the interface does: see `iface::ipv4::TxPath`); the
+    /// frame must be the one `send_segment` would build for `seg.to_repr()`. The default does
+    /// exactly that.
+    fn send_plain(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        seg: &PlainSegment,
+        payload: [&[u8]; 2],
+    ) -> bool {
+        self.send_segment(src, dst, &seg.to_repr(), payload)
+    }
+}
+
+/// The header of a segment with a fixed layout (see [`SegmentSink::send_plain`]): 20 bytes,
+/// plus NOP NOP timestamps (12 bytes) when `timestamps` is set; urgent pointer 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainSegment {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful with ACK).
+    pub ack: u32,
+    /// Control bits; never SYN.
+    pub flags: TcpFlags,
+    /// Window field (already scaled down).
+    pub window: u16,
+    /// The timestamps option, if sent.
+    pub timestamps: Option<TcpTimestamps>,
+}
+
+impl PlainSegment {
+    /// The same header as a [`TcpRepr`].
+    pub fn to_repr(&self) -> TcpRepr {
+        TcpRepr {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: 0,
+            options: TcpOptions {
+                timestamps: self.timestamps,
+                ..TcpOptions::default()
+            },
+        }
+    }
 }
 
 /// Keep-alive settings (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
@@ -569,6 +625,50 @@ impl Tcp {
     /// After anything happened to a connection: move it to its listener's accept queue,
     /// queue its events, re-arm its timer, free it when it is over.
     pub(crate) fn settle(&mut self, handle: ConnHandle) {
+        // The common case in one borrow: a live connection (not CLOSED, so nothing to free or
+        // take out of demultiplexing) that has not just left SYN-RECEIVED (no accept queue or
+        // SYN queue change): at most its events to queue and its timer to move — exactly
+        // what the general path below does for it, in the same order.
+        {
+            let Tcp {
+                conns,
+                wheel,
+                event_queue,
+                ..
+            } = self;
+            let Some(slot) = conns.get_mut(handle.index as usize) else {
+                return;
+            };
+            if slot.generation != handle.generation {
+                return;
+            }
+            let Some(conn) = slot.value.as_deref_mut() else {
+                return;
+            };
+            if conn.state != TcpState::Closed
+                && !conn.in_syn_queue
+                && conn.events & ev::ESTABLISHED_PASSIVE == 0
+            {
+                if conn.events != 0 && !conn.event_queued && conn.app_owned && !conn.released {
+                    conn.event_queued = true;
+                    event_queue.push_back(EventSource::Conn(handle));
+                }
+                let deadline = conn.next_deadline();
+                let rearm = match (deadline, conn.timer, conn.timer_at) {
+                    (None, _, _) => false,
+                    (Some(d), Some(_), Some(entry)) => d < entry,
+                    (Some(_), _, _) => true,
+                };
+                if rearm {
+                    if let Some(timer) = conn.timer {
+                        wheel.cancel(timer);
+                    }
+                    conn.timer = deadline.and_then(|d| wheel.try_arm(d, handle).ok());
+                    conn.timer_at = deadline;
+                }
+                return;
+            }
+        }
         let Some(conn) = self.conn_mut(handle) else {
             return;
         };
@@ -691,17 +791,26 @@ impl Tcp {
                     if conn.released || !conn.app_owned {
                         continue;
                     }
-                    for (bit, event) in [
-                        (ev::CONNECTED, TcpEvent::Connected(h)),
-                        (ev::READABLE, TcpEvent::Readable(h)),
-                        (ev::WRITABLE, TcpEvent::Writable(h)),
-                        (ev::PEER_CLOSED, TcpEvent::PeerClosed(h)),
-                        (ev::CLOSED, TcpEvent::Closed(h)),
-                        (ev::RESET, TcpEvent::Reset(h)),
-                    ] {
-                        if bits & bit != 0 {
-                            events.push(event);
-                        }
+                    // The set bits, lowest first: Connected, Readable, Writable, PeerClosed,
+                    // Closed, Reset (ESTABLISHED_PASSIVE is internal and never reported).
+                    let mut bits = bits
+                        & (ev::CONNECTED
+                            | ev::READABLE
+                            | ev::WRITABLE
+                            | ev::PEER_CLOSED
+                            | ev::CLOSED
+                            | ev::RESET);
+                    while bits != 0 {
+                        let bit = bits & bits.wrapping_neg();
+                        bits &= bits - 1;
+                        events.push(match bit {
+                            ev::CONNECTED => TcpEvent::Connected(h),
+                            ev::READABLE => TcpEvent::Readable(h),
+                            ev::WRITABLE => TcpEvent::Writable(h),
+                            ev::PEER_CLOSED => TcpEvent::PeerClosed(h),
+                            ev::CLOSED => TcpEvent::Closed(h),
+                            _ => TcpEvent::Reset(h),
+                        });
                     }
                 }
             }

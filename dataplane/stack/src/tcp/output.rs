@@ -12,6 +12,11 @@ use crate::wire::TcpFlags;
 impl Conn {
     /// Sends whatever the connection may send now.
     pub(crate) fn transmit(&mut self, ctx: &mut Ctx<'_>) {
+        if self.idle_established() {
+            // Nothing can go out: only the timers are (re)armed, as the full path would.
+            self.arm_timers(ctx);
+            return;
+        }
         if self.abort_pending {
             self.abort_pending = false;
             if self.state.is_synchronized() || self.state == TcpState::SynReceived {
@@ -65,6 +70,25 @@ impl Conn {
             self.send_ack(ctx);
         }
         self.arm_timers(ctx);
+    }
+
+    /// Whether [`Conn::transmit`] has nothing to send but its timers to arm: ESTABLISHED, no
+    /// abort, no ACK owed (`ack_now`, `ack_at_poll`: a delayed ACK waits for its timer), no
+    /// queued retransmission and no loss recovery (so `transmit_recovery` sends nothing,
+    /// RFC 6675 §5), no FIN (ESTABLISHED never has one queued: `queue_fin` leaves the state)
+    /// and no unsent byte at SND.NXT. The last also means SND.NXT ≥ the buffer's end ≥
+    /// SND.MAX, so `skip_sacked` (RFC 6675 §5.1) would not move SND.NXT, and `send_new`
+    /// finds nothing available: the full path would only reach `arm_timers`.
+    #[inline]
+    fn idle_established(&self) -> bool {
+        self.state == TcpState::Established
+            && !self.abort_pending
+            && !self.ack_now
+            && !self.ack_at_poll
+            && !self.fin_queued
+            && self.rxt_pending.is_none()
+            && !self.scoreboard.in_recovery()
+            && self.send.available_from(self.snd_nxt) == 0
     }
 
     /// Data from SND.NXT within the usable window (RFC 9293 §3.8.6.2.1).
