@@ -1028,6 +1028,131 @@ fn tcp_segments_reach_tcp_after_their_checksum() {
     );
 }
 
+/// The receive fast path (untagged, no IP options, TCP, to our unicast address, from a
+/// plausible host) takes only what the full path would take, and everything else is counted
+/// by the full path as before. Each frame carries a SYN to a closed port (answered with RST
+/// when delivered).
+#[test]
+fn tcp_receive_fast_path_takes_only_what_the_full_path_takes() {
+    let mut sim = Sim::raw(config(mac_a(), A_IP));
+    teach_a_about_b(&mut sim);
+    sim.recv_raw();
+    let segment_from = |src: Ipv4Addr, dst: Ipv4Addr| {
+        let repr = TcpRepr {
+            src_port: 40000,
+            dst_port: 9,
+            seq: 1000,
+            ack: 0,
+            flags: TcpFlags::SYN,
+            window: 1000,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        let mut segment = vec![0u8; repr.buffer_len(0)];
+        repr.emit(&mut segment, src, dst, TxChecksum::Compute)
+            .unwrap();
+        segment
+    };
+    let good_ip = || ipv4(B_IP, A_IP, IpProtocol::TCP, &segment_from(B_IP, A_IP));
+    let frame = |ip: &[u8]| eth(mac_a(), mac_b(), EtherType::IPV4, ip);
+    let bcast = Ipv4Addr::new(10, 0, 0, 255);
+    let mut delivered = 0;
+    // Delivered: plain; twice more (the source cache); with Ethernet padding; with IP
+    // options (the full path).
+    for _ in 0..3 {
+        sim.send_raw(&frame(&good_ip()));
+        delivered += 1;
+    }
+    let mut padded = frame(&good_ip());
+    padded.extend_from_slice(&[0xee; 6]);
+    sim.send_raw(&padded);
+    delivered += 1;
+    let mut with_options = good_ip();
+    with_options[0] = 0x46;
+    let total = (with_options.len() + 4) as u16;
+    with_options[2..4].copy_from_slice(&total.to_be_bytes());
+    with_options.splice(20..20, [1u8, 1, 1, 0]);
+    with_options[10..12].copy_from_slice(&[0, 0]);
+    let c = cyclone_stack::wire::checksum::checksum(&with_options[..24]);
+    with_options[10..12].copy_from_slice(&c.to_be_bytes());
+    sim.send_raw(&frame(&with_options));
+    delivered += 1;
+    // Dropped, each for its reason.
+    let mut bad_ip_sum = good_ip();
+    bad_ip_sum[10] ^= 0xff;
+    sim.send_raw(&frame(&bad_ip_sum));
+    let mut long = good_ip();
+    long[2..4].copy_from_slice(&200u16.to_be_bytes());
+    sim.send_raw(&frame(&long));
+    let fragment = ipv4_with(
+        B_IP,
+        A_IP,
+        IpProtocol::TCP,
+        &segment_from(B_IP, A_IP),
+        |ip| {
+            ip.dont_frag = false;
+            ip.more_frags = true;
+        },
+    );
+    sim.send_raw(&frame(&fragment));
+    for src in [A_IP, bcast, Ipv4Addr::new(127, 0, 0, 1)] {
+        sim.send_raw(&frame(&ipv4(
+            src,
+            A_IP,
+            IpProtocol::TCP,
+            &segment_from(src, A_IP),
+        )));
+    }
+    sim.send_raw(&eth(
+        mac_a(),
+        MacAddr([0x03, 0, 0, 0, 0, 1]),
+        EtherType::IPV4,
+        &good_ip(),
+    ));
+    sim.send_raw(&frame(&ipv4(
+        B_IP,
+        bcast,
+        IpProtocol::TCP,
+        &segment_from(B_IP, bcast),
+    )));
+    sim.send_raw(&frame(&ipv4(
+        B_IP,
+        NOBODY,
+        IpProtocol::TCP,
+        &segment_from(B_IP, NOBODY),
+    )));
+    sim.send_raw(&eth(
+        MacAddr::BROADCAST,
+        mac_b(),
+        EtherType::IPV4,
+        &good_ip(),
+    ));
+    let mut bad_tcp_sum = frame(&good_ip());
+    let last = bad_tcp_sum.len() - 1;
+    bad_tcp_sum[last] ^= 1;
+    sim.send_raw(&bad_tcp_sum);
+    sim.run_for(Duration::from_millis(1));
+    let s = sim.a.stats();
+    assert_eq!(s.rx_tcp, delivered);
+    assert_eq!(s.wire_drops(Layer::Ipv4, ErrorKind::BadChecksum), 1);
+    assert_eq!(s.wire_drops(Layer::Ipv4, ErrorKind::Truncated), 1);
+    assert_eq!(s.wire_drops(Layer::Tcp, ErrorKind::BadChecksum), 1);
+    assert_eq!(s.wire_drops_total(), 3);
+    assert_eq!(s.drop_fragment, 1);
+    assert_eq!(s.drop_bad_src, 4);
+    assert_eq!(s.drop_tcp_broadcast, 1);
+    assert_eq!(s.drop_not_our_ip, 2);
+    assert_eq!(s.rx_ipv4, delivered + 2);
+    // One RST per delivered SYN.
+    let rsts = ipv4_frames(&sim.recv_raw())
+        .into_iter()
+        .filter(|(_, _, seg)| {
+            TcpPacket::new_checked(&seg[..]).is_ok_and(|t| t.flags().contains(TcpFlags::RST))
+        })
+        .count() as u64;
+    assert_eq!(rsts, delivered);
+}
+
 // ---- configuration ----
 
 #[test]

@@ -222,6 +222,10 @@ impl ArpCache {
 
     /// When the next retry or give-up is due.
     pub(super) fn next_deadline(&self) -> Option<Timestamp> {
+        // Nearly always nothing is being resolved: skip walking the empty table.
+        if self.pending.is_empty() {
+            return None;
+        }
         self.pending.values().map(|p| p.next).min()
     }
 }

@@ -665,6 +665,72 @@ impl Core {
         Ok(())
     }
 
+    /// The receive fast path: the checks of `process_frame` and [`Self::process_ipv4`] for
+    /// the usual frame (untagged Ethernet to our MAC, IPv4 without options, TCP, to one of
+    /// our addresses), read straight from the bytes. `Some` only when the full path would
+    /// hand the packet to [`Self::process_tcp`] with this `RxIp` (having counted nothing but
+    /// `rx_ipv4`); `None` (nothing counted, nothing changed but the source cache) sends the
+    /// frame down the full path, which decides and counts as always:
+    /// - Ethernet: destination our (unicast) MAC, so not a link-layer broadcast; EtherType
+    ///   IPv4, so no 802.1Q tag (RFC 1122 §3.3.6 then has nothing to discard);
+    /// - IPv4 (RFC 791 §3.1): version 4, IHL 5 (no options), 20 ≤ total length ≤ the bytes
+    ///   after the Ethernet header, header checksum (unless the device verified it: the same
+    ///   condition as `process_ipv4`; with no options `verify_checksum` is the sum of the 20
+    ///   bytes), not a fragment (MF clear, offset 0), protocol TCP;
+    /// - destination one of our addresses that is not also a broadcast address
+    ///   (`rx_unicast`), so `broadcast` is false and the `is_own` test passes;
+    /// - source (RFC 1122 §3.2.1.3): unicast, not a broadcast address, not ours (cached in
+    ///   `rx_src_ok` once it passed: the answer depends only on the fixed configuration),
+    ///   and the Ethernet source not multicast.
+    pub(super) fn fast_tcp_rx(&mut self, buf: &PacketBuf) -> Option<RxIp> {
+        const ETH: usize = EthernetRepr::HEADER_LEN;
+        let frame = buf.data();
+        let (eth, rest) = frame.split_first_chunk::<ETH>()?;
+        let (ip, _) = rest.split_first_chunk::<{ Ipv4Repr::HEADER_LEN }>()?;
+        let (eth_dst, eth_rest) = eth.split_first_chunk::<6>()?;
+        let (eth_src, ethertype) = eth_rest.split_first_chunk::<6>()?;
+        let [version_ihl, dscp_ecn, l0, l1, _, _, f0, f1, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+            *ip;
+        if *eth_dst != self.config.mac.0
+            || self.config.mac == MacAddr::BROADCAST
+            || *ethertype != [0x08, 0x00]
+            || version_ihl != 0x45
+            || protocol != IpProtocol::TCP.0
+            || u16::from_be_bytes([f0, f1]) & 0x3fff != 0
+        {
+            return None;
+        }
+        let total_len = usize::from(u16::from_be_bytes([l0, l1]));
+        if total_len < Ipv4Repr::HEADER_LEN || total_len > rest.len() {
+            return None;
+        }
+        if !(self.csum.rx.ipv4 && buf.offload.rx_ip_checksum_ok) && checksum::sum(ip) != 0xffff {
+            return None;
+        }
+        let dst = Ipv4Addr::new(d0, d1, d2, d3);
+        let src = Ipv4Addr::new(s0, s1, s2, s3);
+        let eth_src = MacAddr(*eth_src);
+        if !self.rx_unicast.contains(&dst) || eth_src.is_multicast() {
+            return None;
+        }
+        if self.rx_src_ok != Some(src) {
+            if !is_unicast(src) || self.is_broadcast(src) || self.is_own(src) {
+                return None;
+            }
+            self.rx_src_ok = Some(src);
+        }
+        Some(RxIp {
+            src,
+            dst,
+            protocol: IpProtocol::TCP,
+            dscp_ecn,
+            eth_src,
+            header_len: Ipv4Repr::HEADER_LEN,
+            total_len,
+            broadcast: false,
+        })
+    }
+
     /// Validates a received IPv4 packet (RFC 791 §3.1, RFC 1122 §3.2.1) and hands it to its
     /// protocol; the TCP layer receives its segments through `tcp`.
     pub(super) fn process_ipv4(
@@ -738,7 +804,7 @@ impl Core {
     }
 
     /// Checks a TCP segment's checksum (or trusts the device) and hands it to TCP.
-    fn process_tcp(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf, rx: RxIp) {
+    pub(super) fn process_tcp(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf, rx: RxIp) {
         if rx.broadcast {
             // RFC 1122 §4.2.3.10: TCP is unicast only.
             self.stats.drop_tcp_broadcast += 1;

@@ -33,7 +33,7 @@ mod udp;
 use cyclone_pmd::{Capabilities, MacAddr, PacketBuf, Pool, Queue, Timestamp};
 
 use crate::tcp::{SegmentSink, Tcp};
-use crate::wire::{ChecksumCaps, EtherType, EthernetFrame, TcpRepr};
+use crate::wire::{ChecksumCaps, EtherType, EthernetFrame, EthernetRepr, TcpRepr};
 
 pub use config::{ConfigError, InterfaceConfig, Ipv4Cidr};
 pub use stats::{IcmpCounters, InterfaceStats};
@@ -82,6 +82,13 @@ struct Core {
     arp: arp::ArpCache,
     /// The link-layer path of the last TCP destination (see `ipv4::TxPath`).
     tx_path: Option<ipv4::TxPath>,
+    /// Our addresses that are not also a broadcast address: the destinations the receive
+    /// fast path takes (`ipv4::Core::fast_tcp_rx`). The configuration does not change after
+    /// `Interface::new`.
+    rx_unicast: Vec<std::net::Ipv4Addr>,
+    /// The last source address that passed the RFC 1122 §3.2.1.3 source checks (a pure
+    /// function of the address and the configuration, so it stays true).
+    rx_src_ok: Option<std::net::Ipv4Addr>,
     /// Reused by `poll_arp`.
     arp_due: Vec<arp::Due>,
     udp: udp::UdpSockets,
@@ -111,11 +118,13 @@ impl Interface {
         }
         let mut tcp_config = config.tcp.clone();
         tcp_config.mss = tcp_config.mss.min(capabilities.mtu - 40);
-        let core = Core {
+        let mut core = Core {
             mtu: capabilities.mtu,
             csum: ChecksumCaps::from_capabilities(&capabilities),
             arp: arp::ArpCache::new(&config),
             tx_path: None,
+            rx_unicast: Vec::new(),
+            rx_src_ok: None,
             arp_due: Vec::new(),
             udp: udp::UdpSockets::new(&config),
             icmp_errors: icmp::TokenBucket::new(
@@ -131,6 +140,13 @@ impl Interface {
             started: false,
             config,
         };
+        core.rx_unicast = core
+            .config
+            .addresses
+            .iter()
+            .map(|c| c.addr)
+            .filter(|&a| !core.is_broadcast(a))
+            .collect();
         Ok(Interface {
             tcp: Tcp::new(tcp_config, now),
             core,
@@ -269,7 +285,14 @@ impl SegmentSink for InterfaceSink<'_> {
 
 impl Core {
     /// Demultiplexes one received frame by EtherType after the link-layer filter.
-    fn process_frame(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf) {
+    fn process_frame(&mut self, now: Timestamp, tcp: &mut Tcp, mut buf: PacketBuf) {
+        if let Some(rx) = self.fast_tcp_rx(&buf) {
+            // What `process_ipv4` does for this packet once its checks pass.
+            self.stats.rx_ipv4 += 1;
+            buf.truncate(EthernetRepr::HEADER_LEN + rx.total_len);
+            self.process_tcp(now, tcp, buf, rx);
+            return;
+        }
         let (dst, src, ethertype, tagged) = match EthernetFrame::new_checked(buf.data()) {
             Ok(f) => (f.dst(), f.src(), f.ethertype(), f.vlan().is_some()),
             Err(err) => {
