@@ -168,13 +168,17 @@ impl Interface {
         }
         let mut rx = std::mem::take(&mut self.rx);
         let received = queue.rx_burst(&mut rx, RX_BURST);
-        for buf in rx.drain(..) {
-            core.stats.rx_frames += 1;
-            core.process_frame(now, &mut self.tcp, buf);
+        if !rx.is_empty() {
+            for buf in rx.drain(..) {
+                core.stats.rx_frames += 1;
+                core.process_frame(now, &mut self.tcp, buf);
+            }
         }
         self.rx = rx;
         self.tcp.poll(now, &mut InterfaceSink { core, now });
-        core.poll_arp(now);
+        if core.arp.resolving() {
+            core.poll_arp(now);
+        }
         let transmitted = core.flush(queue);
         PollOutcome {
             received,

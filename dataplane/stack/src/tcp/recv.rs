@@ -92,7 +92,12 @@ impl RecvBuffer {
         let first = n.min(a.len());
         buf[..first].copy_from_slice(&a[..first]);
         buf[first..n].copy_from_slice(&b[..n - first]);
-        self.data.drain(..n);
+        if n == self.data.len() {
+            // Everything read (the usual case): the same empty buffer, without a drain.
+            self.data.clear();
+        } else {
+            self.data.drain(..n);
+        }
         n
     }
 
