@@ -457,7 +457,9 @@ impl Core {
         let built = buf.append(data_len).is_ok_and(|data| {
             let (a, b) = data.split_at_mut(payload[0].len());
             a.copy_from_slice(payload[0]);
-            b.copy_from_slice(payload[1]);
+            if !b.is_empty() {
+                b.copy_from_slice(payload[1]);
+            }
             true
         }) && buf.prepend(HEAD + header_len).is_ok()
             && buf.len() == HEAD + segment_len;

@@ -157,7 +157,7 @@ impl Interface {
     /// One turn of the run-to-completion loop on `queue` at time `now` (see the
     /// [module docs](self)).
     pub fn poll<Q: Queue>(&mut self, now: Timestamp, queue: &mut Q) -> PollOutcome {
-        let core = &mut self.core;
+        let Interface { tcp, core, rx } = self;
         core.now = core.now.max(now);
         if core.pool.as_ref().map(Pool::id) != Some(queue.pool().id()) {
             core.pool = Some(queue.pool().clone());
@@ -166,16 +166,15 @@ impl Interface {
             core.started = true;
             core.send_gratuitous_arp();
         }
-        let mut rx = std::mem::take(&mut self.rx);
-        let received = queue.rx_burst(&mut rx, RX_BURST);
+        rx.clear();
+        let received = queue.rx_burst(rx, RX_BURST);
         if !rx.is_empty() {
             for buf in rx.drain(..) {
                 core.stats.rx_frames += 1;
-                core.process_frame(now, &mut self.tcp, buf);
+                core.process_frame(now, tcp, buf);
             }
         }
-        self.rx = rx;
-        self.tcp.poll(now, &mut InterfaceSink { core, now });
+        tcp.poll(now, &mut InterfaceSink { core, now });
         if core.arp.resolving() {
             core.poll_arp(now);
         }

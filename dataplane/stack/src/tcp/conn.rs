@@ -581,6 +581,7 @@ impl Conn {
     }
 
     /// The earliest of the connection's timers.
+    #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
         fn earlier(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
             match (a, b) {

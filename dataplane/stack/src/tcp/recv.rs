@@ -86,12 +86,17 @@ impl RecvBuffer {
     /// Copies readable data into `buf`; returns how much.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.data.len());
+        if n == 0 {
+            return 0;
+        }
         // Two `memcpy`s (the ring's halves), then an O(1) drain of the front: iterating the
         // drain instead would copy byte by byte.
         let (a, b) = self.data.as_slices();
         let first = n.min(a.len());
         buf[..first].copy_from_slice(&a[..first]);
-        buf[first..n].copy_from_slice(&b[..n - first]);
+        if first < n {
+            buf[first..n].copy_from_slice(&b[..n - first]);
+        }
         if n == self.data.len() {
             // Everything read (the usual case): the same empty buffer, without a drain.
             self.data.clear();
