@@ -818,19 +818,32 @@ impl Core {
             RxChecksum::Verify
         };
         let bytes = buf.data().get(rx.l4_offset()..).unwrap_or(&[]);
+        let checksum_ok = || {
+            u16::try_from(bytes.len()).is_ok_and(|len| {
+                let pseudo = checksum::pseudo_header_sum(rx.src, rx.dst, IpProtocol::TCP.0, len);
+                checksum::add(pseudo, checksum::sum(bytes)) == 0xffff
+            })
+        };
+        // The usual header layouts, read directly (`TcpRepr::parse_fixed_layout`: the same
+        // repr and payload, and neither header check nor option parsing can fail for them,
+        // so the checksum is the only verdict left, as below).
+        if let Some((repr, payload)) = TcpRepr::parse_fixed_layout(bytes) {
+            if csum == RxChecksum::Verify && !checksum_ok() {
+                self.stats
+                    .count_wire(&WireError::BadChecksum { layer: Layer::Tcp });
+                return;
+            }
+            self.stats.rx_tcp += 1;
+            let mut sink = InterfaceSink { core: self, now };
+            tcp.input(now, rx.src, rx.dst, &repr, payload, &mut sink);
+            return;
+        }
         let parsed = TcpPacket::new_checked(bytes).and_then(|p| {
             // The checksum in one pass over the whole segment (header, options and data are
             // contiguous here) rather than `TcpRepr::parse`'s three; the same verdict, in the
             // same order (after the header checks, before the options).
-            if csum == RxChecksum::Verify {
-                let ok = u16::try_from(bytes.len()).is_ok_and(|len| {
-                    let pseudo =
-                        checksum::pseudo_header_sum(rx.src, rx.dst, IpProtocol::TCP.0, len);
-                    checksum::add(pseudo, checksum::sum(bytes)) == 0xffff
-                });
-                if !ok {
-                    return Err(WireError::BadChecksum { layer: Layer::Tcp });
-                }
+            if csum == RxChecksum::Verify && !checksum_ok() {
+                return Err(WireError::BadChecksum { layer: Layer::Tcp });
             }
             Ok((TcpRepr::parse(&p, rx.src, rx.dst, RxChecksum::Trust)?, p))
         });
