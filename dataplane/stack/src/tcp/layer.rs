@@ -599,6 +599,8 @@ impl Tcp {
                 config,
                 stats,
                 challenge,
+                wheel,
+                event_queue,
                 ..
             } = self;
             let Some(slot) = conns.get_mut(handle.index as usize) else {
@@ -618,6 +620,10 @@ impl Tcp {
                 challenge,
             };
             f(conn, &mut ctx);
+            // `settle`'s common case, on the connection at hand.
+            if settle_live(conn, handle, wheel, event_queue) {
+                return;
+            }
         }
         self.settle(handle);
     }
@@ -625,10 +631,6 @@ impl Tcp {
     /// After anything happened to a connection: move it to its listener's accept queue,
     /// queue its events, re-arm its timer, free it when it is over.
     pub(crate) fn settle(&mut self, handle: ConnHandle) {
-        // The common case in one borrow: a live connection (not CLOSED, so nothing to free or
-        // take out of demultiplexing) that has not just left SYN-RECEIVED (no accept queue or
-        // SYN queue change): at most its events to queue and its timer to move — exactly
-        // what the general path below does for it, in the same order.
         {
             let Tcp {
                 conns,
@@ -645,27 +647,7 @@ impl Tcp {
             let Some(conn) = slot.value.as_deref_mut() else {
                 return;
             };
-            if conn.state != TcpState::Closed
-                && !conn.in_syn_queue
-                && conn.events & ev::ESTABLISHED_PASSIVE == 0
-            {
-                if conn.events != 0 && !conn.event_queued && conn.app_owned && !conn.released {
-                    conn.event_queued = true;
-                    event_queue.push_back(EventSource::Conn(handle));
-                }
-                let deadline = conn.next_deadline();
-                let rearm = match (deadline, conn.timer, conn.timer_at) {
-                    (None, _, _) => false,
-                    (Some(d), Some(_), Some(entry)) => d < entry,
-                    (Some(_), _, _) => true,
-                };
-                if rearm {
-                    if let Some(timer) = conn.timer {
-                        wheel.cancel(timer);
-                    }
-                    conn.timer = deadline.and_then(|d| wheel.try_arm(d, handle).ok());
-                    conn.timer_at = deadline;
-                }
+            if settle_live(conn, handle, wheel, event_queue) {
                 return;
             }
         }
@@ -816,6 +798,45 @@ impl Tcp {
             }
         }
     }
+}
+
+/// [`Tcp::settle`] for the common case, in one borrow: a live connection (not CLOSED, so
+/// nothing to free or take out of demultiplexing) that has not just left SYN-RECEIVED (no
+/// accept queue or SYN queue change): at most its events to queue and its timer to move —
+/// exactly what the general path does for it, in the same order. Returns `false`, having
+/// changed nothing, for any other connection.
+#[inline]
+fn settle_live(
+    conn: &mut Conn,
+    handle: ConnHandle,
+    wheel: &mut TimerWheel<ConnHandle>,
+    event_queue: &mut VecDeque<EventSource>,
+) -> bool {
+    if conn.state == TcpState::Closed
+        || conn.in_syn_queue
+        || conn.events & ev::ESTABLISHED_PASSIVE != 0
+    {
+        return false;
+    }
+    if conn.events != 0 && !conn.event_queued && conn.app_owned && !conn.released {
+        conn.event_queued = true;
+        event_queue.push_back(EventSource::Conn(handle));
+    }
+    let deadline = conn.next_deadline();
+    // Lazy re-arm (see `Tcp::settle`).
+    let rearm = match (deadline, conn.timer, conn.timer_at) {
+        (None, _, _) => false,
+        (Some(d), Some(_), Some(entry)) => d < entry,
+        (Some(_), _, _) => true,
+    };
+    if rearm {
+        if let Some(timer) = conn.timer {
+            wheel.cancel(timer);
+        }
+        conn.timer = deadline.and_then(|d| wheel.try_arm(d, handle).ok());
+        conn.timer_at = deadline;
+    }
+    true
 }
 
 /// Appends a new slot (generation 0) holding `conn`.
