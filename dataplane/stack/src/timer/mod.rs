@@ -273,6 +273,13 @@ impl<T> TimerWheel<T> {
     /// before `now` fires in the same run of polls, in order.
     pub fn poll(&mut self, now: Timestamp) -> Option<(TimerHandle, T)> {
         let target = self.per_tick.div_rem(now.as_nanos()).0.max(self.elapsed);
+        // Within the current tick and nothing pending, nothing can be due: every occupied
+        // slot comes due after the current tick (`next_expiration`: a slot at or before it was
+        // emptied when the wheel went past its start), so the loop below would only find that
+        // and leave `elapsed` at `target`, where it is.
+        if target == self.elapsed && self.pending.is_empty() {
+            return None;
+        }
         loop {
             if let Some(index) = self.slab.pop_front(&mut self.pending) {
                 let (generation, value) = self.slab.remove(index)?;
