@@ -107,12 +107,17 @@ fn native_sum_short(data: &[u8]) -> u64 {
         total = t;
         carries += u64::from(c);
     }
+    let mut rest = words.remainder();
     let mut acc = (total & 0xffff_ffff) + (total >> 32) + carries;
-    let mut halves = words.remainder().chunks_exact(2);
-    for h in &mut halves {
-        acc += u64::from(h.try_into().map_or(0, u16::from_ne_bytes));
+    if let Some((w, after)) = rest.split_first_chunk::<4>() {
+        acc += u64::from(u32::from_ne_bytes(*w));
+        rest = after;
     }
-    if let Some(&odd) = halves.remainder().first() {
+    if let Some((w, after)) = rest.split_first_chunk::<2>() {
+        acc += u64::from(u16::from_ne_bytes(*w));
+        rest = after;
+    }
+    if let Some(&odd) = rest.first() {
         acc += u64::from(u16::from_ne_bytes([odd, 0]));
     }
     acc
