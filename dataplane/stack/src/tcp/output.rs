@@ -40,7 +40,7 @@ impl Conn {
                     self.emit(ctx, iss, TcpFlags::SYN, 0);
                 }
                 if self.rto_at.is_none() {
-                    self.rto_at = Some(ctx.now + self.rtt.rto());
+                    self.rto_at = Some(self.rtt.deadline(ctx.now));
                 }
                 return;
             }
@@ -188,7 +188,7 @@ impl Conn {
             }
         } else if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none()
         {
-            self.rto_at = Some(ctx.now + self.rtt.rto());
+            self.rto_at = Some(self.rtt.deadline(ctx.now));
         }
         if let Some(ka) = &ctx.config.keepalive {
             if self.keepalive_at.is_none()

@@ -139,7 +139,7 @@ impl Conn {
         self.retries = 0;
         self.persist_backoff = 0;
         // RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it.
-        self.rto_at = (self.snd_una != self.snd_max).then(|| ctx.now + self.rtt.rto());
+        self.rto_at = (self.snd_una != self.snd_max).then(|| self.rtt.deadline(ctx.now));
         if let Some(r) = self.rto_recover {
             if ack.ge(r) {
                 self.rto_recover = None;
