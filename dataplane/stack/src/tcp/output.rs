@@ -11,12 +11,18 @@ use crate::wire::TcpFlags;
 
 impl Conn {
     /// Sends whatever the connection may send now.
+    #[inline]
     pub(crate) fn transmit(&mut self, ctx: &mut Ctx<'_>) {
         if self.idle_established() {
             // Nothing can go out: only the timers are (re)armed, as the full path would.
-            self.arm_timers(ctx);
+            self.arm_timers_idle(ctx);
             return;
         }
+        self.transmit_any(ctx);
+    }
+
+    /// [`Conn::transmit`] for any connection.
+    fn transmit_any(&mut self, ctx: &mut Ctx<'_>) {
         if self.abort_pending {
             self.abort_pending = false;
             if self.state.is_synchronized() || self.state == TcpState::SynReceived {
@@ -169,6 +175,22 @@ impl Conn {
             }
         }
         ok
+    }
+
+    /// [`Conn::arm_timers`] when nothing waits to be sent (no byte at SND.NXT, no FIN queued,
+    /// as [`Conn::idle_established`] found): the persist branch cannot apply.
+    #[inline]
+    fn arm_timers_idle(&mut self, ctx: &Ctx<'_>) {
+        if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none() {
+            self.rto_at = Some(self.rtt.deadline(ctx.now));
+        }
+        if let Some(ka) = &ctx.config.keepalive {
+            if self.keepalive_at.is_none()
+                && matches!(self.state, TcpState::Established | TcpState::CloseWait)
+            {
+                self.keepalive_at = Some(self.last_rx + ka.idle);
+            }
+        }
     }
 
     /// RFC 6298 (5.1): the retransmission timer runs while data is outstanding; the persist
