@@ -84,6 +84,7 @@ impl RecvBuffer {
     }
 
     /// Copies readable data into `buf`; returns how much.
+    #[inline]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.data.len());
         if n == 0 {
@@ -107,6 +108,7 @@ impl RecvBuffer {
     }
 
     /// Stores `payload` (already trimmed to the window) at `seq`, given `rcv_nxt`.
+    #[inline]
     pub(crate) fn insert(&mut self, rcv_nxt: SeqNum, seq: SeqNum, payload: &[u8]) -> Inserted {
         let mut result = Inserted::default();
         if payload.is_empty() {
