@@ -268,6 +268,7 @@ impl Core {
     }
 
     /// A fresh buffer from the queue's pool, or `None` (counted) when it is empty.
+    #[inline]
     pub(super) fn alloc(&mut self) -> Option<PacketBuf> {
         let buf = self.pool.as_ref().and_then(|p| p.alloc());
         if buf.is_none() {
@@ -286,6 +287,7 @@ impl Core {
 
     /// Queues a finished frame for the device; when the queue is full the oldest frame is
     /// dropped (counted) to make room.
+    #[inline]
     pub(super) fn enqueue_tx(&mut self, buf: PacketBuf) {
         if self.tx.len() >= self.config.tx_queue_len {
             let excess = self.tx.len() + 1 - self.config.tx_queue_len;

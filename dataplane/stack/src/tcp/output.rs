@@ -139,6 +139,7 @@ impl Conn {
 
     /// Sends `[seq, seq + len)` of the send buffer, with FIN if it ends at our FIN. Returns
     /// whether the sink took it (a refused segment counts as lost: the RTO recovers it).
+    #[inline]
     pub(crate) fn send_range(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, len: u32) -> bool {
         let mut flags = TcpFlags::EMPTY;
         let end_data = seq + len;
