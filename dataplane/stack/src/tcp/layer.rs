@@ -370,13 +370,16 @@ impl Tcp {
     }
 
     fn reopens_time_wait(&self, handle: ConnHandle, repr: &TcpRepr) -> bool {
+        // The segment's flags first: only a bare SYN can reopen, and most segments are not.
+        if !repr.flags.contains(TcpFlags::SYN)
+            || repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+        {
+            return false;
+        }
         let Some(conn) = self.conn(handle) else {
             return false;
         };
-        conn.state == TcpState::TimeWait
-            && repr.flags.contains(TcpFlags::SYN)
-            && !repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
-            && SeqNum(repr.seq).gt(conn.rcv_nxt)
+        conn.state == TcpState::TimeWait && SeqNum(repr.seq).gt(conn.rcv_nxt)
     }
 
     /// RFC 9293 §3.10.7.2: LISTEN.
@@ -473,10 +476,10 @@ impl Tcp {
         }
         let mut dirty = std::mem::replace(&mut self.dirty, std::mem::take(&mut self.dirty_spare));
         for &handle in &dirty {
-            if let Some(conn) = self.conn_mut(handle) {
+            self.with_conn(handle, out, |conn, ctx| {
                 conn.dirty = false;
-            }
-            self.with_conn(handle, out, |conn, ctx| conn.transmit(ctx));
+                conn.transmit(ctx);
+            });
         }
         dirty.clear();
         self.dirty_spare = dirty;
