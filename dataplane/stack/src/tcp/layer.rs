@@ -16,7 +16,6 @@
 //! own timer deadlines and has one entry in a [`TimerWheel`] at or before the earliest of them
 //! (moved only when a deadline comes earlier; re-checked when it fires).
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -245,7 +244,9 @@ pub struct Tcp {
     pub(crate) dirty: Vec<ConnHandle>,
     /// The dirty list's other buffer: `poll` swaps the two instead of allocating.
     pub(crate) dirty_spare: Vec<ConnHandle>,
-    pub(crate) event_queue: VecDeque<EventSource>,
+    /// Who has events waiting, in the order they were queued (drained whole by
+    /// `take_events`, so a plain vector).
+    pub(crate) event_queue: Vec<EventSource>,
     pub(crate) stats: TcpStats,
     pub(crate) challenge: ChallengeLimiter,
     pub(crate) next_ephemeral: u16,
@@ -271,7 +272,7 @@ impl Tcp {
             listen_by_addr: FastMap::default(),
             dirty: Vec::new(),
             dirty_spare: Vec::new(),
-            event_queue: VecDeque::new(),
+            event_queue: Vec::new(),
             stats: TcpStats::default(),
             challenge: ChallengeLimiter::default(),
             next_ephemeral: config.ephemeral_ports.0,
@@ -691,7 +692,7 @@ impl Tcp {
             (Some(_), _, _) => true,
         };
         if queue_event {
-            self.event_queue.push_back(EventSource::Conn(handle));
+            self.event_queue.push(EventSource::Conn(handle));
         }
         if let Some(lh) = leave_syn_queue {
             if let Some(l) = self.listener_mut(lh) {
@@ -708,7 +709,7 @@ impl Tcp {
                 }
             }
             if notify {
-                self.event_queue.push_back(EventSource::Listener(lh));
+                self.event_queue.push(EventSource::Listener(lh));
             }
         }
         if free {
@@ -757,7 +758,13 @@ impl Tcp {
 
     /// Drains the event queue into `events` (see [`TcpEvent`]).
     pub fn take_events(&mut self, events: &mut Vec<TcpEvent>) {
-        while let Some(source) = self.event_queue.pop_front() {
+        if self.event_queue.is_empty() {
+            return;
+        }
+        // Nothing below queues events, so the whole queue is taken, walked in order, and its
+        // buffer given back.
+        let mut queue = std::mem::take(&mut self.event_queue);
+        for &source in &queue {
             match source {
                 EventSource::Listener(lh) => {
                     if self
@@ -800,6 +807,8 @@ impl Tcp {
                 }
             }
         }
+        queue.clear();
+        self.event_queue = queue;
     }
 }
 
@@ -813,7 +822,7 @@ fn settle_live(
     conn: &mut Conn,
     handle: ConnHandle,
     wheel: &mut TimerWheel<ConnHandle>,
-    event_queue: &mut VecDeque<EventSource>,
+    event_queue: &mut Vec<EventSource>,
 ) -> bool {
     if conn.state == TcpState::Closed
         || conn.in_syn_queue
@@ -823,7 +832,7 @@ fn settle_live(
     }
     if conn.events != 0 && !conn.event_queued && conn.app_owned && !conn.released {
         conn.event_queued = true;
-        event_queue.push_back(EventSource::Conn(handle));
+        event_queue.push(EventSource::Conn(handle));
     }
     let deadline = conn.next_deadline();
     // Lazy re-arm (see `Tcp::settle`).

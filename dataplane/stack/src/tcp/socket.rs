@@ -122,7 +122,7 @@ impl Tcp {
             }
             if queue {
                 self.event_queue
-                    .push_back(super::layer::EventSource::Conn(handle));
+                    .push(super::layer::EventSource::Conn(handle));
             }
             return Some(handle);
         }
