@@ -246,6 +246,20 @@ impl<T> TimerWheel<T> {
         };
         let list = entry.list;
         let when = self.due_tick(new_deadline);
+        // Already filed where it would be filed now (same tick, same list; not the last level,
+        // whose filing also notes the round) and last of its list: unfiling and filing again
+        // would leave every list as it is.
+        if entry.when == when && entry.is_last() {
+            let same_list = if when <= self.elapsed {
+                list == PENDING
+            } else {
+                let level = level_for(self.elapsed, when);
+                level < LEVELS - 1 && list == (level * SLOTS + slot_for(when, level)) as ListId
+            };
+            if same_list {
+                return true;
+            }
+        }
         self.unfile(handle.index, list);
         if let Some(entry) = self.slab.entry_mut(handle.index) {
             entry.when = when;
