@@ -15,7 +15,7 @@ use cyclone_pmd::{
 use cyclone_stack::iface::{
     ConfigError, Interface, InterfaceConfig, Ipv4Cidr, UdpError, UdpIcmpError,
 };
-use cyclone_stack::tcp::SegmentSink;
+use cyclone_stack::tcp::{PlainSegment, SegmentSink};
 use cyclone_stack::wire::{
     ArpOperation, ArpPacket, ArpRepr, ErrorKind, EtherType, EthernetFrame, EthernetRepr,
     Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum, TcpFlags,
@@ -1028,6 +1028,131 @@ fn tcp_segments_reach_tcp_after_their_checksum() {
     );
 }
 
+/// The receive fast path (untagged, no IP options, TCP, to our unicast address, from a
+/// plausible host) takes only what the full path would take, and everything else is counted
+/// by the full path as before. Each frame carries a SYN to a closed port (answered with RST
+/// when delivered).
+#[test]
+fn tcp_receive_fast_path_takes_only_what_the_full_path_takes() {
+    let mut sim = Sim::raw(config(mac_a(), A_IP));
+    teach_a_about_b(&mut sim);
+    sim.recv_raw();
+    let segment_from = |src: Ipv4Addr, dst: Ipv4Addr| {
+        let repr = TcpRepr {
+            src_port: 40000,
+            dst_port: 9,
+            seq: 1000,
+            ack: 0,
+            flags: TcpFlags::SYN,
+            window: 1000,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        let mut segment = vec![0u8; repr.buffer_len(0)];
+        repr.emit(&mut segment, src, dst, TxChecksum::Compute)
+            .unwrap();
+        segment
+    };
+    let good_ip = || ipv4(B_IP, A_IP, IpProtocol::TCP, &segment_from(B_IP, A_IP));
+    let frame = |ip: &[u8]| eth(mac_a(), mac_b(), EtherType::IPV4, ip);
+    let bcast = Ipv4Addr::new(10, 0, 0, 255);
+    let mut delivered = 0;
+    // Delivered: plain; twice more (the source cache); with Ethernet padding; with IP
+    // options (the full path).
+    for _ in 0..3 {
+        sim.send_raw(&frame(&good_ip()));
+        delivered += 1;
+    }
+    let mut padded = frame(&good_ip());
+    padded.extend_from_slice(&[0xee; 6]);
+    sim.send_raw(&padded);
+    delivered += 1;
+    let mut with_options = good_ip();
+    with_options[0] = 0x46;
+    let total = (with_options.len() + 4) as u16;
+    with_options[2..4].copy_from_slice(&total.to_be_bytes());
+    with_options.splice(20..20, [1u8, 1, 1, 0]);
+    with_options[10..12].copy_from_slice(&[0, 0]);
+    let c = cyclone_stack::wire::checksum::checksum(&with_options[..24]);
+    with_options[10..12].copy_from_slice(&c.to_be_bytes());
+    sim.send_raw(&frame(&with_options));
+    delivered += 1;
+    // Dropped, each for its reason.
+    let mut bad_ip_sum = good_ip();
+    bad_ip_sum[10] ^= 0xff;
+    sim.send_raw(&frame(&bad_ip_sum));
+    let mut long = good_ip();
+    long[2..4].copy_from_slice(&200u16.to_be_bytes());
+    sim.send_raw(&frame(&long));
+    let fragment = ipv4_with(
+        B_IP,
+        A_IP,
+        IpProtocol::TCP,
+        &segment_from(B_IP, A_IP),
+        |ip| {
+            ip.dont_frag = false;
+            ip.more_frags = true;
+        },
+    );
+    sim.send_raw(&frame(&fragment));
+    for src in [A_IP, bcast, Ipv4Addr::new(127, 0, 0, 1)] {
+        sim.send_raw(&frame(&ipv4(
+            src,
+            A_IP,
+            IpProtocol::TCP,
+            &segment_from(src, A_IP),
+        )));
+    }
+    sim.send_raw(&eth(
+        mac_a(),
+        MacAddr([0x03, 0, 0, 0, 0, 1]),
+        EtherType::IPV4,
+        &good_ip(),
+    ));
+    sim.send_raw(&frame(&ipv4(
+        B_IP,
+        bcast,
+        IpProtocol::TCP,
+        &segment_from(B_IP, bcast),
+    )));
+    sim.send_raw(&frame(&ipv4(
+        B_IP,
+        NOBODY,
+        IpProtocol::TCP,
+        &segment_from(B_IP, NOBODY),
+    )));
+    sim.send_raw(&eth(
+        MacAddr::BROADCAST,
+        mac_b(),
+        EtherType::IPV4,
+        &good_ip(),
+    ));
+    let mut bad_tcp_sum = frame(&good_ip());
+    let last = bad_tcp_sum.len() - 1;
+    bad_tcp_sum[last] ^= 1;
+    sim.send_raw(&bad_tcp_sum);
+    sim.run_for(Duration::from_millis(1));
+    let s = sim.a.stats();
+    assert_eq!(s.rx_tcp, delivered);
+    assert_eq!(s.wire_drops(Layer::Ipv4, ErrorKind::BadChecksum), 1);
+    assert_eq!(s.wire_drops(Layer::Ipv4, ErrorKind::Truncated), 1);
+    assert_eq!(s.wire_drops(Layer::Tcp, ErrorKind::BadChecksum), 1);
+    assert_eq!(s.wire_drops_total(), 3);
+    assert_eq!(s.drop_fragment, 1);
+    assert_eq!(s.drop_bad_src, 4);
+    assert_eq!(s.drop_tcp_broadcast, 1);
+    assert_eq!(s.drop_not_our_ip, 2);
+    assert_eq!(s.rx_ipv4, delivered + 2);
+    // One RST per delivered SYN.
+    let rsts = ipv4_frames(&sim.recv_raw())
+        .into_iter()
+        .filter(|(_, _, seg)| {
+            TcpPacket::new_checked(&seg[..]).is_ok_and(|t| t.flags().contains(TcpFlags::RST))
+        })
+        .count() as u64;
+    assert_eq!(rsts, delivered);
+}
+
 // ---- configuration ----
 
 #[test]
@@ -1110,6 +1235,8 @@ fn tcp_path_follows_arp_changes_and_expiry() {
     teach_a_about_b(&mut sim);
     sim.recv_raw();
     let (src, dst) = (SocketAddrV4::new(A_IP, 80), SocketAddrV4::new(B_IP, 40000));
+    // Each segment twice: through `send_segment`, then `send_plain` (the header template,
+    // which must follow the path just the same).
     let send = |sim: &mut Sim, data: &[u8]| -> Vec<(EthernetRepr, Ipv4Repr, Vec<u8>)> {
         let now = sim.now();
         assert!(sim
@@ -1117,7 +1244,20 @@ fn tcp_path_follows_arp_changes_and_expiry() {
             .sink(now)
             .send_segment(src, dst, &tcp_repr(), [data, b""]));
         sim.run_for(Duration::from_millis(1));
-        ipv4_frames(&sim.recv_raw())
+        let first = ipv4_frames(&sim.recv_raw());
+        let now = sim.now();
+        assert!(sim
+            .a
+            .sink(now)
+            .send_plain(src, dst, &plain_segment(), [data, b""]));
+        sim.run_for(Duration::from_millis(1));
+        let second = ipv4_frames(&sim.recv_raw());
+        assert_eq!(first.len(), second.len());
+        for (f, g) in first.iter().zip(&second) {
+            assert_eq!((f.0, &f.2), (g.0, &g.2));
+            assert_eq!(f.1.ident.wrapping_add(1), g.1.ident);
+        }
+        first
     };
     let check = |frames: &[(EthernetRepr, Ipv4Repr, Vec<u8>)], mac: MacAddr, data: &[u8]| {
         assert_eq!(frames.len(), 1);
@@ -1150,10 +1290,103 @@ fn tcp_path_follows_arp_changes_and_expiry() {
     assert!(sim
         .a
         .sink(now)
-        .send_segment(src, dst, &tcp_repr(), [b"four", b""]));
+        .send_plain(src, dst, &plain_segment(), [b"four", b""]));
     sim.run_for(Duration::from_millis(1));
     let frames = sim.recv_raw();
     assert!(ipv4_frames(&frames).is_empty());
     assert_eq!(arp_frames(&frames).len(), 1);
     assert_eq!(sim.a.stats().arp_tx_requests, requests_before + 1);
+}
+
+fn plain_segment() -> PlainSegment {
+    let r = tcp_repr();
+    PlainSegment {
+        src_port: r.src_port,
+        dst_port: r.dst_port,
+        seq: r.seq,
+        ack: r.ack,
+        flags: r.flags,
+        window: r.window,
+        timestamps: r.options.timestamps,
+    }
+}
+
+/// `send_plain` (from the path's header template, after the first segment) builds the very
+/// frames `send_segment` builds for `seg.to_repr()`: every field value, payload lengths odd
+/// and even, split in two halves, with and without timestamps.
+#[test]
+fn tcp_header_template_matches_send_segment() {
+    let frames = |plain: bool| -> Vec<Vec<u8>> {
+        let mut sim = Sim::raw(config(mac_a(), A_IP));
+        teach_a_about_b(&mut sim);
+        sim.recv_raw();
+        let (src, dst) = (SocketAddrV4::new(A_IP, 80), SocketAddrV4::new(B_IP, 40000));
+        let data: Vec<u8> = (0..1500u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let flag_sets = [
+            TcpFlags::ACK,
+            TcpFlags::ACK | TcpFlags::PSH,
+            TcpFlags::ACK | TcpFlags::FIN,
+            TcpFlags::ACK | TcpFlags::RST,
+            TcpFlags::RST,
+            TcpFlags::ACK | TcpFlags::PSH | TcpFlags::FIN,
+        ];
+        for i in 0..200 {
+            let r = next();
+            let seg = PlainSegment {
+                src_port: r as u16,
+                dst_port: (r >> 16) as u16,
+                seq: (r >> 8) as u32,
+                ack: (r >> 24) as u32,
+                flags: flag_sets[i % flag_sets.len()],
+                window: match i % 4 {
+                    0 => 0,
+                    1 => u16::MAX,
+                    _ => (r >> 40) as u16,
+                },
+                timestamps: (i % 3 != 0).then(|| cyclone_stack::wire::TcpTimestamps {
+                    tsval: (next() >> 3) as u32,
+                    tsecr: if i % 5 == 0 { u32::MAX } else { next() as u32 },
+                }),
+            };
+            let len = match i % 5 {
+                0 => 0,
+                1 => 1,
+                2 => 1448,
+                _ => (next() % 1449) as usize,
+            };
+            let split = if len == 0 {
+                0
+            } else {
+                (next() as usize) % (len + 1)
+            };
+            let payload = [&data[..split], &data[split..len]];
+            let now = sim.now();
+            let mut sink = sim.a.sink(now);
+            assert!(if plain {
+                sink.send_plain(src, dst, &seg, payload)
+            } else {
+                sink.send_segment(src, dst, &seg.to_repr(), payload)
+            });
+        }
+        sim.run_for(Duration::from_millis(1));
+        let out = sim.recv_raw();
+        assert_eq!(out.len(), 200);
+        out
+    };
+    let (general, plain) = (frames(false), frames(true));
+    for (i, (g, p)) in general.iter().zip(&plain).enumerate() {
+        assert_eq!(g, p, "frame {i}");
+    }
+    for f in &plain {
+        let (_, ip, segment) = ipv4_frames(std::slice::from_ref(f)).remove(0);
+        let tcp = TcpPacket::new_checked(&segment[..]).unwrap();
+        assert!(tcp.verify_checksum(ip.src, ip.dst));
+    }
 }

@@ -255,3 +255,39 @@ fn retiring_a_slot_keeps_handles_unique_across_many_reuses() {
         last = h;
     }
 }
+
+/// A reset to the same tick keeps "as if armed anew" ordering: the timer moves behind the
+/// others due in that tick — and when it is already last in its list, the wheel may leave it
+/// where it is (same order either way). At level 0, at a higher level, after the clock moved
+/// (the level a new filing would pick changes), and for a pending (due) timer.
+#[test]
+fn reset_to_the_same_tick_orders_as_a_re_arm() {
+    let ms = Timestamp::from_millis;
+    let mut wheel = TimerWheel::new(Duration::from_millis(1), ms(0));
+    let a = wheel.arm(ms(50), "a");
+    let _b = wheel.arm(ms(50), "b");
+    let c = wheel.arm(ms(50), "c");
+    assert!(wheel.reset(c, ms(50))); // last already
+    assert!(wheel.reset(a, ms(50))); // moves behind b and c
+    assert!(wheel.reset(a, ms(50))); // last already
+    assert_eq!(fire(&mut wheel, ms(50)), ["b", "c", "a"]);
+
+    // Level 2 (5,000 ticks away), then after the clock moved close to it.
+    let x = wheel.arm(ms(5_000), "x");
+    let y = wheel.arm(ms(5_000), "y");
+    assert!(wheel.reset(y, ms(5_000)));
+    assert!(wheel.reset(x, ms(5_000)));
+    assert!(fire(&mut wheel, ms(4_990)).is_empty());
+    let z = wheel.arm(ms(5_000), "z");
+    assert!(wheel.reset(x, ms(5_000)));
+    assert!(wheel.reset(x, ms(5_000)));
+    assert!(wheel.reset(z, ms(5_000)));
+    assert_eq!(fire(&mut wheel, ms(5_000)), ["y", "x", "z"]);
+
+    // Pending: due timers reset to a past deadline fire in reset order at the next advance.
+    let p = wheel.arm(ms(5_000), "p");
+    let q = wheel.arm(ms(4_000), "q");
+    assert!(wheel.reset(q, ms(4_000)));
+    assert!(wheel.reset(p, ms(3_000)));
+    assert_eq!(fire(&mut wheel, ms(5_000)), ["q", "p"]);
+}

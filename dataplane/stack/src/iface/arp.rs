@@ -221,7 +221,17 @@ impl ArpCache {
     }
 
     /// When the next retry or give-up is due.
+    /// Whether any address is being resolved (else there are no ARP timers).
+    #[inline]
+    pub(super) fn resolving(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     pub(super) fn next_deadline(&self) -> Option<Timestamp> {
+        // Nearly always nothing is being resolved: skip walking the empty table.
+        if self.pending.is_empty() {
+            return None;
+        }
         self.pending.values().map(|p| p.next).min()
     }
 }

@@ -20,7 +20,7 @@ use cyclone_pmd::{MacAddr, PacketBuf, Timestamp};
 use super::arp::Hold;
 use super::config::is_unicast;
 use super::{Core, InterfaceSink};
-use crate::tcp::Tcp;
+use crate::tcp::{PlainSegment, Tcp};
 use crate::wire::{
     checksum, EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum,
     TcpPacket, TcpRepr, TxChecksum, UnreachableCode, WireError,
@@ -53,12 +53,110 @@ pub(super) struct Route {
 /// so this one entry spares them the route and the hash lookup.
 ///
 /// [`arp::ArpCache::generation`]: super::arp::ArpCache::generation
+///
+/// It also holds a header template for [`SegmentSink::send_plain`] from the source address
+/// the path was resolved for: the Ethernet header and the IPv4 header with every field but
+/// the total length, identification and checksum filled in, and the one's complement sums
+/// of the constant words of the IPv4 header and of the TCP pseudo-header (RFC 1071: the sum
+/// is associative and commutative, so adding the per-segment words to a precomputed partial
+/// sum gives the sum over the whole header). It lives and dies with the path: a new route
+/// or ARP entry builds a new one.
+///
+/// [`SegmentSink::send_plain`]: crate::tcp::SegmentSink::send_plain
 #[derive(Debug, Clone, Copy)]
 pub(super) struct TxPath {
     dst: Ipv4Addr,
     mac: MacAddr,
     expires: Timestamp,
     arp_generation: u64,
+    /// The source address of the template.
+    src: Ipv4Addr,
+    /// Ethernet header + IPv4 header (length, identification and checksum zero).
+    head: [u8; TxPath::HEAD_LEN],
+    /// Unfolded sum of the IPv4 header's constant words.
+    ip_sum: u32,
+    /// Unfolded sum of the TCP pseudo-header's constant words (addresses, protocol).
+    pseudo_sum: u32,
+}
+
+impl TxPath {
+    const HEAD_LEN: usize = EthernetRepr::HEADER_LEN + Ipv4Repr::HEADER_LEN;
+
+    /// A path to `dst` from `src` through `mac`, with its template: the bytes
+    /// `send_tcp_resolved` writes (DF, DSCP 0, `ttl`, protocol TCP).
+    fn new(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        mac: MacAddr,
+        our_mac: MacAddr,
+        ttl: u8,
+        expires: Timestamp,
+        arp_generation: u64,
+    ) -> TxPath {
+        let [m0, m1, m2, m3, m4, m5] = mac.0;
+        let [n0, n1, n2, n3, n4, n5] = our_mac.0;
+        let [s0, s1, s2, s3] = src.octets();
+        let [d0, d1, d2, d3] = dst.octets();
+        let head = [
+            m0,
+            m1,
+            m2,
+            m3,
+            m4,
+            m5,
+            n0,
+            n1,
+            n2,
+            n3,
+            n4,
+            n5,
+            0x08,
+            0x00, // Ethernet
+            0x45,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0x40,
+            0,
+            ttl,
+            IpProtocol::TCP.0,
+            0,
+            0,
+            s0,
+            s1,
+            s2,
+            s3,
+            d0,
+            d1,
+            d2,
+            d3,
+        ];
+        let word = |a: u8, b: u8| u32::from(u16::from_be_bytes([a, b]));
+        let addresses = word(s0, s1) + word(s2, s3) + word(d0, d1) + word(d2, d3);
+        TxPath {
+            dst,
+            mac,
+            expires,
+            arp_generation,
+            src,
+            head,
+            ip_sum: 0x4500 + 0x4000 + word(ttl, IpProtocol::TCP.0) + addresses,
+            pseudo_sum: u32::from(IpProtocol::TCP.0) + addresses,
+        }
+    }
+}
+
+/// Folds an unfolded one's complement sum to 16 bits (RFC 1071 §4.1); zero only if `acc` is.
+#[inline]
+fn fold(mut acc: u64) -> u16 {
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc as u16
 }
 
 /// Why a packet was not sent (each is counted where it happens).
@@ -170,6 +268,7 @@ impl Core {
     }
 
     /// A fresh buffer from the queue's pool, or `None` (counted) when it is empty.
+    #[inline]
     pub(super) fn alloc(&mut self) -> Option<PacketBuf> {
         let buf = self.pool.as_ref().and_then(|p| p.alloc());
         if buf.is_none() {
@@ -188,6 +287,7 @@ impl Core {
 
     /// Queues a finished frame for the device; when the queue is full the oldest frame is
     /// dropped (counted) to make room.
+    #[inline]
     pub(super) fn enqueue_tx(&mut self, buf: PacketBuf) {
         if self.tx.len() >= self.config.tx_queue_len {
             let excess = self.tx.len() + 1 - self.config.tx_queue_len;
@@ -294,6 +394,139 @@ impl Core {
         }
     }
 
+    /// Sends a [`PlainSegment`] (the [`SegmentSink::send_plain`] work): from the path's
+    /// template when the last TCP destination's path is still valid (the conditions of
+    /// [`Self::send_tcp`]) and was resolved for this source, with software checksums; else
+    /// as `seg.to_repr()` through [`Self::send_tcp`].
+    ///
+    /// [`SegmentSink::send_plain`]: crate::tcp::SegmentSink::send_plain
+    pub(super) fn send_tcp_plain(
+        &mut self,
+        now: Timestamp,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        seg: &PlainSegment,
+        payload: [&[u8]; 2],
+    ) -> Result<(), TxError> {
+        match self.tx_path {
+            Some(path)
+                if path.dst == *dst.ip()
+                    && path.src == *src.ip()
+                    && now < path.expires
+                    && path.arp_generation == self.arp.generation()
+                    && self.csum.tcp_tx() == TxChecksum::Compute =>
+            {
+                self.send_tcp_template(&path, seg, payload)
+            }
+            _ => self.send_tcp(now, src, dst, &seg.to_repr(), payload),
+        }
+    }
+
+    /// [`Self::send_tcp_plain`] from `path`'s template: payload copied into a fresh buffer,
+    /// then the 34 template bytes and the TCP header written in front of it. The bytes are
+    /// those [`Self::send_tcp_resolved`] writes for `seg.to_repr()`:
+    /// - Ethernet and IPv4 headers: the template is built from the same values, and the
+    ///   total length and identification are filled the same way; the IPv4 checksum is the
+    ///   complement of the sum of the template's constant words plus those two (the checksum
+    ///   field is zero in both sums);
+    /// - TCP header: `TcpRepr::emit`'s layout (ports, seq, ack, data offset, flags, window,
+    ///   checksum, urgent 0) and `TcpOptions::emit`'s NOP NOP timestamps;
+    /// - TCP checksum: `TcpRepr::emit` complements pseudo-header + header + data summed in
+    ///   one pass; here the same words are summed in another order (RFC 1071 §2(B)). One's
+    ///   complement sums of the same words can differ only as +0 (0x0000) against −0
+    ///   (0xffff), and end-around-carry addition gives 0x0000 only when every word is zero,
+    ///   which the protocol word (6) rules out in both (likewise 0x4500 for IPv4).
+    fn send_tcp_template(
+        &mut self,
+        path: &TxPath,
+        seg: &PlainSegment,
+        payload: [&[u8]; 2],
+    ) -> Result<(), TxError> {
+        const HEAD: usize = TxPath::HEAD_LEN;
+        const IP: usize = Ipv4Repr::HEADER_LEN;
+        let data_len = payload[0].len() + payload[1].len();
+        let header_len = if seg.timestamps.is_some() {
+            TcpRepr::HEADER_LEN + 12
+        } else {
+            TcpRepr::HEADER_LEN
+        };
+        let segment_len = header_len + data_len;
+        if IP + segment_len > usize::from(self.mtu) {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
+        let built = buf.append(data_len).is_ok_and(|data| {
+            let (a, b) = data.split_at_mut(payload[0].len());
+            a.copy_from_slice(payload[0]);
+            if !b.is_empty() {
+                b.copy_from_slice(payload[1]);
+            }
+            true
+        }) && buf.prepend(HEAD + header_len).is_ok()
+            && buf.len() == HEAD + segment_len;
+        if !built {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        let ident = self.next_ident();
+        let ip_offload = self.csum.ipv4_tx() == TxChecksum::Offload;
+        let (head, data) = buf.data_mut().split_at_mut(HEAD + header_len);
+        // IPv4: IP + segment_len <= MTU < 65536.
+        let total_len = (IP + segment_len) as u16;
+        let ip_csum = if ip_offload {
+            0
+        } else {
+            !fold(u64::from(path.ip_sum) + u64::from(total_len) + u64::from(ident))
+        };
+        // TCP: header_len <= 32, so the data offset fits its nibble.
+        let offset_flags = (((header_len / 4) as u16) << 12) | u16::from(seg.flags.bits());
+        let mut sum = u64::from(path.pseudo_sum)
+            + u64::from(segment_len as u16)
+            + u64::from(seg.src_port)
+            + u64::from(seg.dst_port)
+            + u64::from(seg.seq >> 16)
+            + u64::from(seg.seq & 0xffff)
+            + u64::from(seg.ack >> 16)
+            + u64::from(seg.ack & 0xffff)
+            + u64::from(offset_flags)
+            + u64::from(seg.window)
+            + u64::from(checksum::sum(data));
+        let (ip_part, tcp) = head.split_at_mut(HEAD);
+        ip_part.copy_from_slice(&path.head);
+        let (_, ip_hdr) = ip_part.split_at_mut(EthernetRepr::HEADER_LEN);
+        ip_hdr[2..4].copy_from_slice(&total_len.to_be_bytes());
+        ip_hdr[4..6].copy_from_slice(&ident.to_be_bytes());
+        ip_hdr[10..12].copy_from_slice(&ip_csum.to_be_bytes());
+        let (fixed, options) = tcp.split_at_mut(TcpRepr::HEADER_LEN);
+        if let Some(ts) = seg.timestamps {
+            sum += u64::from(0x0101u16)
+                + u64::from(0x080au16)
+                + u64::from(ts.tsval >> 16)
+                + u64::from(ts.tsval & 0xffff)
+                + u64::from(ts.tsecr >> 16)
+                + u64::from(ts.tsecr & 0xffff);
+            let [t0, t1, t2, t3] = ts.tsval.to_be_bytes();
+            let [e0, e1, e2, e3] = ts.tsecr.to_be_bytes();
+            options.copy_from_slice(&[1, 1, 8, 10, t0, t1, t2, t3, e0, e1, e2, e3]);
+        }
+        let [p0, p1] = seg.src_port.to_be_bytes();
+        let [q0, q1] = seg.dst_port.to_be_bytes();
+        let [s0, s1, s2, s3] = seg.seq.to_be_bytes();
+        let [a0, a1, a2, a3] = seg.ack.to_be_bytes();
+        let [o0, o1] = offset_flags.to_be_bytes();
+        let [w0, w1] = seg.window.to_be_bytes();
+        let [k0, k1] = (!fold(sum)).to_be_bytes();
+        fixed.copy_from_slice(&[
+            p0, p1, q0, q1, s0, s1, s2, s3, a0, a1, a2, a3, o0, o1, w0, w1, k0, k1, 0, 0,
+        ]);
+        buf.offload.tx_l4_checksum = false;
+        buf.offload.tx_ip_checksum = ip_offload;
+        self.enqueue_tx(buf);
+        self.stats.tx_tcp += 1;
+        Ok(())
+    }
+
     /// [`Self::send_tcp`] when the next hop's MAC is known: the segment, IPv4 header and
     /// Ethernet header written in one buffer, one pass each, and queued. The bytes are those
     /// `TcpRepr::emit`, `Ipv4Repr::emit` (with `Ipv4Repr::new`'s defaults: DF, DSCP 0) and
@@ -392,12 +625,15 @@ impl Core {
         let route = self.route(*dst.ip())?;
         if let NextHop::Ip(next_hop) = route.next_hop {
             if let Some((mac, expires)) = self.arp.lookup_entry(next_hop, now) {
-                self.tx_path = Some(TxPath {
-                    dst: *dst.ip(),
+                self.tx_path = Some(TxPath::new(
+                    *src.ip(),
+                    *dst.ip(),
                     mac,
+                    self.config.mac,
+                    self.config.ttl,
                     expires,
-                    arp_generation: self.arp.generation(),
-                });
+                    self.arp.generation(),
+                ));
                 return self.send_tcp_resolved(src, dst, repr, payload, mac);
             }
         }
@@ -431,6 +667,72 @@ impl Core {
         self.send_ipv4(now, buf, ip, route.next_hop)?;
         self.stats.tx_tcp += 1;
         Ok(())
+    }
+
+    /// The receive fast path: the checks of `process_frame` and [`Self::process_ipv4`] for
+    /// the usual frame (untagged Ethernet to our MAC, IPv4 without options, TCP, to one of
+    /// our addresses), read straight from the bytes. `Some` only when the full path would
+    /// hand the packet to [`Self::process_tcp`] with this `RxIp` (having counted nothing but
+    /// `rx_ipv4`); `None` (nothing counted, nothing changed but the source cache) sends the
+    /// frame down the full path, which decides and counts as always:
+    /// - Ethernet: destination our (unicast) MAC, so not a link-layer broadcast; EtherType
+    ///   IPv4, so no 802.1Q tag (RFC 1122 §3.3.6 then has nothing to discard);
+    /// - IPv4 (RFC 791 §3.1): version 4, IHL 5 (no options), 20 ≤ total length ≤ the bytes
+    ///   after the Ethernet header, header checksum (unless the device verified it: the same
+    ///   condition as `process_ipv4`; with no options `verify_checksum` is the sum of the 20
+    ///   bytes), not a fragment (MF clear, offset 0), protocol TCP;
+    /// - destination one of our addresses that is not also a broadcast address
+    ///   (`rx_unicast`), so `broadcast` is false and the `is_own` test passes;
+    /// - source (RFC 1122 §3.2.1.3): unicast, not a broadcast address, not ours (cached in
+    ///   `rx_src_ok` once it passed: the answer depends only on the fixed configuration),
+    ///   and the Ethernet source not multicast.
+    pub(super) fn fast_tcp_rx(&mut self, buf: &PacketBuf) -> Option<RxIp> {
+        const ETH: usize = EthernetRepr::HEADER_LEN;
+        let frame = buf.data();
+        let (eth, rest) = frame.split_first_chunk::<ETH>()?;
+        let (ip, _) = rest.split_first_chunk::<{ Ipv4Repr::HEADER_LEN }>()?;
+        let (eth_dst, eth_rest) = eth.split_first_chunk::<6>()?;
+        let (eth_src, ethertype) = eth_rest.split_first_chunk::<6>()?;
+        let [version_ihl, dscp_ecn, l0, l1, _, _, f0, f1, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+            *ip;
+        if *eth_dst != self.config.mac.0
+            || self.config.mac == MacAddr::BROADCAST
+            || *ethertype != [0x08, 0x00]
+            || version_ihl != 0x45
+            || protocol != IpProtocol::TCP.0
+            || u16::from_be_bytes([f0, f1]) & 0x3fff != 0
+        {
+            return None;
+        }
+        let total_len = usize::from(u16::from_be_bytes([l0, l1]));
+        if total_len < Ipv4Repr::HEADER_LEN || total_len > rest.len() {
+            return None;
+        }
+        if !(self.csum.rx.ipv4 && buf.offload.rx_ip_checksum_ok) && checksum::sum(ip) != 0xffff {
+            return None;
+        }
+        let dst = Ipv4Addr::new(d0, d1, d2, d3);
+        let src = Ipv4Addr::new(s0, s1, s2, s3);
+        let eth_src = MacAddr(*eth_src);
+        if !self.rx_unicast.contains(&dst) || eth_src.is_multicast() {
+            return None;
+        }
+        if self.rx_src_ok != Some(src) {
+            if !is_unicast(src) || self.is_broadcast(src) || self.is_own(src) {
+                return None;
+            }
+            self.rx_src_ok = Some(src);
+        }
+        Some(RxIp {
+            src,
+            dst,
+            protocol: IpProtocol::TCP,
+            dscp_ecn,
+            eth_src,
+            header_len: Ipv4Repr::HEADER_LEN,
+            total_len,
+            broadcast: false,
+        })
     }
 
     /// Validates a received IPv4 packet (RFC 791 §3.1, RFC 1122 §3.2.1) and hands it to its
@@ -506,7 +808,7 @@ impl Core {
     }
 
     /// Checks a TCP segment's checksum (or trusts the device) and hands it to TCP.
-    fn process_tcp(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf, rx: RxIp) {
+    pub(super) fn process_tcp(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf, rx: RxIp) {
         if rx.broadcast {
             // RFC 1122 §4.2.3.10: TCP is unicast only.
             self.stats.drop_tcp_broadcast += 1;
@@ -518,19 +820,32 @@ impl Core {
             RxChecksum::Verify
         };
         let bytes = buf.data().get(rx.l4_offset()..).unwrap_or(&[]);
+        let checksum_ok = || {
+            u16::try_from(bytes.len()).is_ok_and(|len| {
+                let pseudo = checksum::pseudo_header_sum(rx.src, rx.dst, IpProtocol::TCP.0, len);
+                checksum::add(pseudo, checksum::sum(bytes)) == 0xffff
+            })
+        };
+        // The usual header layouts, read directly (`TcpRepr::parse_fixed_layout`: the same
+        // repr and payload, and neither header check nor option parsing can fail for them,
+        // so the checksum is the only verdict left, as below).
+        if let Some((repr, payload)) = TcpRepr::parse_fixed_layout(bytes) {
+            if csum == RxChecksum::Verify && !checksum_ok() {
+                self.stats
+                    .count_wire(&WireError::BadChecksum { layer: Layer::Tcp });
+                return;
+            }
+            self.stats.rx_tcp += 1;
+            let mut sink = InterfaceSink { core: self, now };
+            tcp.input(now, rx.src, rx.dst, &repr, payload, &mut sink);
+            return;
+        }
         let parsed = TcpPacket::new_checked(bytes).and_then(|p| {
             // The checksum in one pass over the whole segment (header, options and data are
             // contiguous here) rather than `TcpRepr::parse`'s three; the same verdict, in the
             // same order (after the header checks, before the options).
-            if csum == RxChecksum::Verify {
-                let ok = u16::try_from(bytes.len()).is_ok_and(|len| {
-                    let pseudo =
-                        checksum::pseudo_header_sum(rx.src, rx.dst, IpProtocol::TCP.0, len);
-                    checksum::add(pseudo, checksum::sum(bytes)) == 0xffff
-                });
-                if !ok {
-                    return Err(WireError::BadChecksum { layer: Layer::Tcp });
-                }
+            if csum == RxChecksum::Verify && !checksum_ok() {
+                return Err(WireError::BadChecksum { layer: Layer::Tcp });
             }
             Ok((TcpRepr::parse(&p, rx.src, rx.dst, RxChecksum::Trust)?, p))
         });

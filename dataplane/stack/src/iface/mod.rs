@@ -33,7 +33,7 @@ mod udp;
 use cyclone_pmd::{Capabilities, MacAddr, PacketBuf, Pool, Queue, Timestamp};
 
 use crate::tcp::{SegmentSink, Tcp};
-use crate::wire::{ChecksumCaps, EtherType, EthernetFrame, TcpRepr};
+use crate::wire::{ChecksumCaps, EtherType, EthernetFrame, EthernetRepr, TcpRepr};
 
 pub use config::{ConfigError, InterfaceConfig, Ipv4Cidr};
 pub use stats::{IcmpCounters, InterfaceStats};
@@ -82,6 +82,13 @@ struct Core {
     arp: arp::ArpCache,
     /// The link-layer path of the last TCP destination (see `ipv4::TxPath`).
     tx_path: Option<ipv4::TxPath>,
+    /// Our addresses that are not also a broadcast address: the destinations the receive
+    /// fast path takes (`ipv4::Core::fast_tcp_rx`). The configuration does not change after
+    /// `Interface::new`.
+    rx_unicast: Vec<std::net::Ipv4Addr>,
+    /// The last source address that passed the RFC 1122 §3.2.1.3 source checks (a pure
+    /// function of the address and the configuration, so it stays true).
+    rx_src_ok: Option<std::net::Ipv4Addr>,
     /// Reused by `poll_arp`.
     arp_due: Vec<arp::Due>,
     udp: udp::UdpSockets,
@@ -111,11 +118,13 @@ impl Interface {
         }
         let mut tcp_config = config.tcp.clone();
         tcp_config.mss = tcp_config.mss.min(capabilities.mtu - 40);
-        let core = Core {
+        let mut core = Core {
             mtu: capabilities.mtu,
             csum: ChecksumCaps::from_capabilities(&capabilities),
             arp: arp::ArpCache::new(&config),
             tx_path: None,
+            rx_unicast: Vec::new(),
+            rx_src_ok: None,
             arp_due: Vec::new(),
             udp: udp::UdpSockets::new(&config),
             icmp_errors: icmp::TokenBucket::new(
@@ -131,6 +140,13 @@ impl Interface {
             started: false,
             config,
         };
+        core.rx_unicast = core
+            .config
+            .addresses
+            .iter()
+            .map(|c| c.addr)
+            .filter(|&a| !core.is_broadcast(a))
+            .collect();
         Ok(Interface {
             tcp: Tcp::new(tcp_config, now),
             core,
@@ -141,7 +157,7 @@ impl Interface {
     /// One turn of the run-to-completion loop on `queue` at time `now` (see the
     /// [module docs](self)).
     pub fn poll<Q: Queue>(&mut self, now: Timestamp, queue: &mut Q) -> PollOutcome {
-        let core = &mut self.core;
+        let Interface { tcp, core, rx } = self;
         core.now = core.now.max(now);
         if core.pool.as_ref().map(Pool::id) != Some(queue.pool().id()) {
             core.pool = Some(queue.pool().clone());
@@ -150,15 +166,24 @@ impl Interface {
             core.started = true;
             core.send_gratuitous_arp();
         }
-        let mut rx = std::mem::take(&mut self.rx);
-        let received = queue.rx_burst(&mut rx, RX_BURST);
-        for buf in rx.drain(..) {
-            core.stats.rx_frames += 1;
-            core.process_frame(now, &mut self.tcp, buf);
+        rx.clear();
+        let received = queue.rx_burst(rx, RX_BURST);
+        if rx.len() == 1 {
+            // A burst of one (the usual case when lightly loaded): no drain to set up.
+            if let Some(buf) = rx.pop() {
+                core.stats.rx_frames += 1;
+                core.process_frame(now, tcp, buf);
+            }
+        } else if !rx.is_empty() {
+            for buf in rx.drain(..) {
+                core.stats.rx_frames += 1;
+                core.process_frame(now, tcp, buf);
+            }
         }
-        self.rx = rx;
-        self.tcp.poll(now, &mut InterfaceSink { core, now });
-        core.poll_arp(now);
+        tcp.poll(now, &mut InterfaceSink { core, now });
+        if core.arp.resolving() {
+            core.poll_arp(now);
+        }
         let transmitted = core.flush(queue);
         PollOutcome {
             received,
@@ -251,11 +276,32 @@ impl SegmentSink for InterfaceSink<'_> {
             .send_tcp(self.now, src, dst, repr, payload)
             .is_ok()
     }
+
+    /// The frame of `send_segment(src, dst, &seg.to_repr(), payload)`, from the header
+    /// template of the last TCP path when it still holds (see `ipv4::TxPath`).
+    fn send_plain(
+        &mut self,
+        src: std::net::SocketAddrV4,
+        dst: std::net::SocketAddrV4,
+        seg: &crate::tcp::PlainSegment,
+        payload: [&[u8]; 2],
+    ) -> bool {
+        self.core
+            .send_tcp_plain(self.now, src, dst, seg, payload)
+            .is_ok()
+    }
 }
 
 impl Core {
     /// Demultiplexes one received frame by EtherType after the link-layer filter.
-    fn process_frame(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf) {
+    fn process_frame(&mut self, now: Timestamp, tcp: &mut Tcp, mut buf: PacketBuf) {
+        if let Some(rx) = self.fast_tcp_rx(&buf) {
+            // What `process_ipv4` does for this packet once its checks pass.
+            self.stats.rx_ipv4 += 1;
+            buf.truncate(EthernetRepr::HEADER_LEN + rx.total_len);
+            self.process_tcp(now, tcp, buf, rx);
+            return;
+        }
         let (dst, src, ethertype, tagged) = match EthernetFrame::new_checked(buf.data()) {
             Ok(f) => (f.dst(), f.src(), f.ethertype(), f.vlan().is_some()),
             Err(err) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use cyclone_pmd::Timestamp;
 
 use super::congestion::{CongestionControl, CongestionController};
-use super::layer::{SegmentSink, TcpConfig};
+use super::layer::{PlainSegment, SegmentSink, TcpConfig};
 use super::options::{window_shift_for, DEFAULT_MSS, TIMESTAMPS_LEN};
 use super::recv::RecvBuffer;
 use super::rtt::{RttEstimator, SendTime};
@@ -344,14 +344,14 @@ impl Conn {
         o
     }
 
-    /// Builds the header of a segment at `seq` with `flags`; every segment but the first SYN
-    /// carries ACK. Records what the segment acknowledges and advertises.
-    pub(crate) fn header(&mut self, ctx: &Ctx<'_>, seq: SeqNum, mut flags: TcpFlags) -> TcpRepr {
+    /// The flags, acknowledgment and window field of a segment we send with `flags`: every
+    /// segment but the first SYN carries ACK. Records what the segment acknowledges and
+    /// advertises.
+    fn ack_fields(&mut self, mut flags: TcpFlags) -> (TcpFlags, u32, u16) {
         let syn = flags.contains(TcpFlags::SYN);
         if self.state != TcpState::SynSent || !syn {
             flags.insert(TcpFlags::ACK);
         }
-        let options = self.options(ctx.now, ctx.config, syn);
         let window = self.rcv_window();
         // RFC 7323 §2.2: the window in a SYN is never scaled.
         let shift = if syn { 0 } else { self.rcv_wscale };
@@ -370,13 +370,21 @@ impl Conn {
         } else {
             0
         };
+        (flags, ack, field as u16)
+    }
+
+    /// Builds the header of a segment at `seq` with `flags` (see [`Conn::ack_fields`]).
+    pub(crate) fn header(&mut self, ctx: &Ctx<'_>, seq: SeqNum, flags: TcpFlags) -> TcpRepr {
+        let syn = flags.contains(TcpFlags::SYN);
+        let options = self.options(ctx.now, ctx.config, syn);
+        let (flags, ack, window) = self.ack_fields(flags);
         TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
             seq: seq.0,
             ack,
             flags,
-            window: field as u16,
+            window,
             urgent: 0,
             options,
         }
@@ -385,6 +393,52 @@ impl Conn {
     /// Sends a segment carrying `len` bytes of the send buffer from `seq`. Returns whether the
     /// sink took it.
     pub(crate) fn emit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: SeqNum,
+        flags: TcpFlags,
+        len: usize,
+    ) -> bool {
+        let ok = if flags.contains(TcpFlags::SYN) || (self.sack_on && self.recv.has_out_of_order())
+        {
+            self.emit_general(ctx, seq, flags, len)
+        } else {
+            // No SYN and no SACK blocks to report: `options` would hold the timestamps (if
+            // agreed) and nothing else, so the header has the fixed layout of a
+            // `PlainSegment`, whose `to_repr` is the `header` of the general path (and with
+            // no SACK block, its trimming loop does nothing).
+            let timestamps = self.ts_on.then(|| TcpTimestamps {
+                tsval: Self::tsval(ctx.now),
+                tsecr: self.ts_recent,
+            });
+            let (flags, ack, window) = self.ack_fields(flags);
+            let seg = PlainSegment {
+                src_port: self.local.port(),
+                dst_port: self.remote.port(),
+                seq: seq.0,
+                ack,
+                flags,
+                window,
+                timestamps,
+            };
+            let payload = self.send.slice(seq, len);
+            ctx.out.send_plain(self.local, self.remote, &seg, payload)
+        };
+        if ok {
+            ctx.stats.segments_out += 1;
+            self.stats.segments_out += 1;
+        } else {
+            ctx.stats.segments_sink_refused += 1;
+        }
+        if flags.contains(TcpFlags::RST) {
+            ctx.stats.resets_sent += 1;
+        }
+        ok
+    }
+
+    /// [`Conn::emit`] for any segment: the header as a [`TcpRepr`], SACK blocks trimmed to
+    /// fit.
+    fn emit_general(
         &mut self,
         ctx: &mut Ctx<'_>,
         seq: SeqNum,
@@ -401,19 +455,8 @@ impl Conn {
             repr.options.sack = SackBlocks::from_slice(&blocks[..blocks.len() - 1]);
         }
         let payload = self.send.slice(seq, len);
-        let ok = ctx
-            .out
-            .send_segment(self.local, self.remote, &repr, payload);
-        if ok {
-            ctx.stats.segments_out += 1;
-            self.stats.segments_out += 1;
-        } else {
-            ctx.stats.segments_sink_refused += 1;
-        }
-        if repr.flags.contains(TcpFlags::RST) {
-            ctx.stats.resets_sent += 1;
-        }
-        ok
+        ctx.out
+            .send_segment(self.local, self.remote, &repr, payload)
     }
 
     /// An ACK now (no data): `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
@@ -538,6 +581,7 @@ impl Conn {
     }
 
     /// The earliest of the connection's timers.
+    #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
         fn earlier(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
             match (a, b) {

@@ -16,7 +16,6 @@
 //! own timer deadlines and has one entry in a [`TimerWheel`] at or before the earliest of them
 //! (moved only when a deadline comes earlier; re-checked when it fires).
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -32,7 +31,7 @@ use super::state::{ConnHandle, ListenerHandle, TcpEvent, TcpState};
 use super::stats::TcpStats;
 use crate::hash::FastMap;
 use crate::timer::TimerWheel;
-use crate::wire::{TcpFlags, TcpRepr};
+use crate::wire::{TcpFlags, TcpOptions, TcpRepr, TcpTimestamps};
 
 /// Where TCP sends segments: the interface (IPv4 + Ethernet + ARP), or a test harness.
 pub trait SegmentSink {
@@ -46,6 +45,62 @@ pub trait SegmentSink {
         repr: &TcpRepr,
         payload: [&[u8]; 2],
     ) -> bool;
+
+    /// Sends the segment `seg.to_repr()` describes: the same contract as
+    /// [`send_segment`](Self::send_segment), for the segments that make up nearly all of a
+    /// connection's life (no SYN, no MSS/window-scale/SACK option: at most NOP NOP
+    /// timestamps, no urgent pointer), whose header has a fixed layout. A sink may write
+    /// such a header from a template (the interface does: see `iface::ipv4::TxPath`); the
+    /// frame must be the one `send_segment` would build for `seg.to_repr()`. The default does
+    /// exactly that.
+    fn send_plain(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        seg: &PlainSegment,
+        payload: [&[u8]; 2],
+    ) -> bool {
+        self.send_segment(src, dst, &seg.to_repr(), payload)
+    }
+}
+
+/// The header of a segment with a fixed layout (see [`SegmentSink::send_plain`]): 20 bytes,
+/// plus NOP NOP timestamps (12 bytes) when `timestamps` is set; urgent pointer 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainSegment {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful with ACK).
+    pub ack: u32,
+    /// Control bits; never SYN.
+    pub flags: TcpFlags,
+    /// Window field (already scaled down).
+    pub window: u16,
+    /// The timestamps option, if sent.
+    pub timestamps: Option<TcpTimestamps>,
+}
+
+impl PlainSegment {
+    /// The same header as a [`TcpRepr`].
+    pub fn to_repr(&self) -> TcpRepr {
+        TcpRepr {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: 0,
+            options: TcpOptions {
+                timestamps: self.timestamps,
+                ..TcpOptions::default()
+            },
+        }
+    }
 }
 
 /// Keep-alive settings (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
@@ -121,9 +176,9 @@ pub struct TcpConfig {
     pub ephemeral_ports: (u16, u16),
     /// Tick of the timer wheel.
     pub timer_tick: Duration,
-    /// Header prediction (the established-state fast path of `Conn::on_segment`); on by
-    /// default. Turning it off changes no behaviour, only the cost: tests run both ways and
-    /// compare.
+    /// Header prediction (the established-state fast path of `Conn::on_segment`) and the
+    /// plain cumulative ACK path of `Conn::process_ack`; on by default. Turning it off
+    /// changes no behaviour, only the cost: tests run both ways and compare.
     #[doc(hidden)]
     pub header_prediction: bool,
 }
@@ -189,7 +244,9 @@ pub struct Tcp {
     pub(crate) dirty: Vec<ConnHandle>,
     /// The dirty list's other buffer: `poll` swaps the two instead of allocating.
     pub(crate) dirty_spare: Vec<ConnHandle>,
-    pub(crate) event_queue: VecDeque<EventSource>,
+    /// Who has events waiting, in the order they were queued (drained whole by
+    /// `take_events`, so a plain vector).
+    pub(crate) event_queue: Vec<EventSource>,
     pub(crate) stats: TcpStats,
     pub(crate) challenge: ChallengeLimiter,
     pub(crate) next_ephemeral: u16,
@@ -215,7 +272,7 @@ impl Tcp {
             listen_by_addr: FastMap::default(),
             dirty: Vec::new(),
             dirty_spare: Vec::new(),
-            event_queue: VecDeque::new(),
+            event_queue: Vec::new(),
             stats: TcpStats::default(),
             challenge: ChallengeLimiter::default(),
             next_ephemeral: config.ephemeral_ports.0,
@@ -314,13 +371,16 @@ impl Tcp {
     }
 
     fn reopens_time_wait(&self, handle: ConnHandle, repr: &TcpRepr) -> bool {
+        // The segment's flags first: only a bare SYN can reopen, and most segments are not.
+        if !repr.flags.contains(TcpFlags::SYN)
+            || repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+        {
+            return false;
+        }
         let Some(conn) = self.conn(handle) else {
             return false;
         };
-        conn.state == TcpState::TimeWait
-            && repr.flags.contains(TcpFlags::SYN)
-            && !repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
-            && SeqNum(repr.seq).gt(conn.rcv_nxt)
+        conn.state == TcpState::TimeWait && SeqNum(repr.seq).gt(conn.rcv_nxt)
     }
 
     /// RFC 9293 §3.10.7.2: LISTEN.
@@ -417,10 +477,10 @@ impl Tcp {
         }
         let mut dirty = std::mem::replace(&mut self.dirty, std::mem::take(&mut self.dirty_spare));
         for &handle in &dirty {
-            if let Some(conn) = self.conn_mut(handle) {
+            self.with_conn(handle, out, |conn, ctx| {
                 conn.dirty = false;
-            }
-            self.with_conn(handle, out, |conn, ctx| conn.transmit(ctx));
+                conn.transmit(ctx);
+            });
         }
         dirty.clear();
         self.dirty_spare = dirty;
@@ -543,6 +603,8 @@ impl Tcp {
                 config,
                 stats,
                 challenge,
+                wheel,
+                event_queue,
                 ..
             } = self;
             let Some(slot) = conns.get_mut(handle.index as usize) else {
@@ -562,6 +624,10 @@ impl Tcp {
                 challenge,
             };
             f(conn, &mut ctx);
+            // `settle`'s common case, on the connection at hand.
+            if settle_live(conn, handle, wheel, event_queue) {
+                return;
+            }
         }
         self.settle(handle);
     }
@@ -569,6 +635,26 @@ impl Tcp {
     /// After anything happened to a connection: move it to its listener's accept queue,
     /// queue its events, re-arm its timer, free it when it is over.
     pub(crate) fn settle(&mut self, handle: ConnHandle) {
+        {
+            let Tcp {
+                conns,
+                wheel,
+                event_queue,
+                ..
+            } = self;
+            let Some(slot) = conns.get_mut(handle.index as usize) else {
+                return;
+            };
+            if slot.generation != handle.generation {
+                return;
+            }
+            let Some(conn) = slot.value.as_deref_mut() else {
+                return;
+            };
+            if settle_live(conn, handle, wheel, event_queue) {
+                return;
+            }
+        }
         let Some(conn) = self.conn_mut(handle) else {
             return;
         };
@@ -606,7 +692,7 @@ impl Tcp {
             (Some(_), _, _) => true,
         };
         if queue_event {
-            self.event_queue.push_back(EventSource::Conn(handle));
+            self.event_queue.push(EventSource::Conn(handle));
         }
         if let Some(lh) = leave_syn_queue {
             if let Some(l) = self.listener_mut(lh) {
@@ -623,7 +709,7 @@ impl Tcp {
                 }
             }
             if notify {
-                self.event_queue.push_back(EventSource::Listener(lh));
+                self.event_queue.push(EventSource::Listener(lh));
             }
         }
         if free {
@@ -672,7 +758,13 @@ impl Tcp {
 
     /// Drains the event queue into `events` (see [`TcpEvent`]).
     pub fn take_events(&mut self, events: &mut Vec<TcpEvent>) {
-        while let Some(source) = self.event_queue.pop_front() {
+        if self.event_queue.is_empty() {
+            return;
+        }
+        // Nothing below queues events, so the whole queue is taken, walked in order, and its
+        // buffer given back.
+        let mut queue = std::mem::take(&mut self.event_queue);
+        for &source in &queue {
             match source {
                 EventSource::Listener(lh) => {
                     if self
@@ -691,22 +783,72 @@ impl Tcp {
                     if conn.released || !conn.app_owned {
                         continue;
                     }
-                    for (bit, event) in [
-                        (ev::CONNECTED, TcpEvent::Connected(h)),
-                        (ev::READABLE, TcpEvent::Readable(h)),
-                        (ev::WRITABLE, TcpEvent::Writable(h)),
-                        (ev::PEER_CLOSED, TcpEvent::PeerClosed(h)),
-                        (ev::CLOSED, TcpEvent::Closed(h)),
-                        (ev::RESET, TcpEvent::Reset(h)),
-                    ] {
-                        if bits & bit != 0 {
-                            events.push(event);
-                        }
+                    // The set bits, lowest first: Connected, Readable, Writable, PeerClosed,
+                    // Closed, Reset (ESTABLISHED_PASSIVE is internal and never reported).
+                    let mut bits = bits
+                        & (ev::CONNECTED
+                            | ev::READABLE
+                            | ev::WRITABLE
+                            | ev::PEER_CLOSED
+                            | ev::CLOSED
+                            | ev::RESET);
+                    while bits != 0 {
+                        let bit = bits & bits.wrapping_neg();
+                        bits &= bits - 1;
+                        events.push(match bit {
+                            ev::CONNECTED => TcpEvent::Connected(h),
+                            ev::READABLE => TcpEvent::Readable(h),
+                            ev::WRITABLE => TcpEvent::Writable(h),
+                            ev::PEER_CLOSED => TcpEvent::PeerClosed(h),
+                            ev::CLOSED => TcpEvent::Closed(h),
+                            _ => TcpEvent::Reset(h),
+                        });
                     }
                 }
             }
         }
+        queue.clear();
+        self.event_queue = queue;
     }
+}
+
+/// [`Tcp::settle`] for the common case, in one borrow: a live connection (not CLOSED, so
+/// nothing to free or take out of demultiplexing) that has not just left SYN-RECEIVED (no
+/// accept queue or SYN queue change): at most its events to queue and its timer to move —
+/// exactly what the general path does for it, in the same order. Returns `false`, having
+/// changed nothing, for any other connection.
+#[inline]
+fn settle_live(
+    conn: &mut Conn,
+    handle: ConnHandle,
+    wheel: &mut TimerWheel<ConnHandle>,
+    event_queue: &mut Vec<EventSource>,
+) -> bool {
+    if conn.state == TcpState::Closed
+        || conn.in_syn_queue
+        || conn.events & ev::ESTABLISHED_PASSIVE != 0
+    {
+        return false;
+    }
+    if conn.events != 0 && !conn.event_queued && conn.app_owned && !conn.released {
+        conn.event_queued = true;
+        event_queue.push(EventSource::Conn(handle));
+    }
+    let deadline = conn.next_deadline();
+    // Lazy re-arm (see `Tcp::settle`).
+    let rearm = match (deadline, conn.timer, conn.timer_at) {
+        (None, _, _) => false,
+        (Some(d), Some(_), Some(entry)) => d < entry,
+        (Some(_), _, _) => true,
+    };
+    if rearm {
+        if let Some(timer) = conn.timer {
+            wheel.cancel(timer);
+        }
+        conn.timer = deadline.and_then(|d| wheel.try_arm(d, handle).ok());
+        conn.timer_at = deadline;
+    }
+    true
 }
 
 /// Appends a new slot (generation 0) holding `conn`.

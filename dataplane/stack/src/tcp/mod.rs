@@ -35,6 +35,6 @@ mod timers;
 pub use congestion::CongestionAlgorithm;
 #[doc(hidden)]
 pub use fuzz::{fuzz_tcp_segments, fuzz_tcp_segments_digest};
-pub use layer::{KeepAlive, SegmentSink, Tcp, TcpConfig};
+pub use layer::{KeepAlive, PlainSegment, SegmentSink, Tcp, TcpConfig};
 pub use state::{ConnHandle, ListenerHandle, TcpError, TcpEvent, TcpState};
 pub use stats::{ConnStats, TcpStats};

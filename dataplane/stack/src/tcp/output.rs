@@ -11,7 +11,18 @@ use crate::wire::TcpFlags;
 
 impl Conn {
     /// Sends whatever the connection may send now.
+    #[inline]
     pub(crate) fn transmit(&mut self, ctx: &mut Ctx<'_>) {
+        if self.idle_established() {
+            // Nothing can go out: only the timers are (re)armed, as the full path would.
+            self.arm_timers_idle(ctx);
+            return;
+        }
+        self.transmit_any(ctx);
+    }
+
+    /// [`Conn::transmit`] for any connection.
+    fn transmit_any(&mut self, ctx: &mut Ctx<'_>) {
         if self.abort_pending {
             self.abort_pending = false;
             if self.state.is_synchronized() || self.state == TcpState::SynReceived {
@@ -35,7 +46,7 @@ impl Conn {
                     self.emit(ctx, iss, TcpFlags::SYN, 0);
                 }
                 if self.rto_at.is_none() {
-                    self.rto_at = Some(ctx.now + self.rtt.rto());
+                    self.rto_at = Some(self.rtt.deadline(ctx.now));
                 }
                 return;
             }
@@ -65,6 +76,25 @@ impl Conn {
             self.send_ack(ctx);
         }
         self.arm_timers(ctx);
+    }
+
+    /// Whether [`Conn::transmit`] has nothing to send but its timers to arm: ESTABLISHED, no
+    /// abort, no ACK owed (`ack_now`, `ack_at_poll`: a delayed ACK waits for its timer), no
+    /// queued retransmission and no loss recovery (so `transmit_recovery` sends nothing,
+    /// RFC 6675 §5), no FIN (ESTABLISHED never has one queued: `queue_fin` leaves the state)
+    /// and no unsent byte at SND.NXT. The last also means SND.NXT ≥ the buffer's end ≥
+    /// SND.MAX, so `skip_sacked` (RFC 6675 §5.1) would not move SND.NXT, and `send_new`
+    /// finds nothing available: the full path would only reach `arm_timers`.
+    #[inline]
+    fn idle_established(&self) -> bool {
+        self.state == TcpState::Established
+            && !self.abort_pending
+            && !self.ack_now
+            && !self.ack_at_poll
+            && !self.fin_queued
+            && self.rxt_pending.is_none()
+            && !self.scoreboard.in_recovery()
+            && self.send.available_from(self.snd_nxt) == 0
     }
 
     /// Data from SND.NXT within the usable window (RFC 9293 §3.8.6.2.1).
@@ -109,6 +139,7 @@ impl Conn {
 
     /// Sends `[seq, seq + len)` of the send buffer, with FIN if it ends at our FIN. Returns
     /// whether the sink took it (a refused segment counts as lost: the RTO recovers it).
+    #[inline]
     pub(crate) fn send_range(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, len: u32) -> bool {
         let mut flags = TcpFlags::EMPTY;
         let end_data = seq + len;
@@ -147,6 +178,22 @@ impl Conn {
         ok
     }
 
+    /// [`Conn::arm_timers`] when nothing waits to be sent (no byte at SND.NXT, no FIN queued,
+    /// as [`Conn::idle_established`] found): the persist branch cannot apply.
+    #[inline]
+    fn arm_timers_idle(&mut self, ctx: &Ctx<'_>) {
+        if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none() {
+            self.rto_at = Some(self.rtt.deadline(ctx.now));
+        }
+        if let Some(ka) = &ctx.config.keepalive {
+            if self.keepalive_at.is_none()
+                && matches!(self.state, TcpState::Established | TcpState::CloseWait)
+            {
+                self.keepalive_at = Some(self.last_rx + ka.idle);
+            }
+        }
+    }
+
     /// RFC 6298 (5.1): the retransmission timer runs while data is outstanding; the persist
     /// timer (RFC 9293 §3.8.6.1) while the peer's window is zero and data waits.
     fn arm_timers(&mut self, ctx: &Ctx<'_>) {
@@ -164,7 +211,7 @@ impl Conn {
             }
         } else if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none()
         {
-            self.rto_at = Some(ctx.now + self.rtt.rto());
+            self.rto_at = Some(self.rtt.deadline(ctx.now));
         }
         if let Some(ka) = &ctx.config.keepalive {
             if self.keepalive_at.is_none()

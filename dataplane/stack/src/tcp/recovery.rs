@@ -34,6 +34,21 @@ impl Conn {
         let seq = SeqNum(repr.seq);
         let window = u32::from(repr.window) << self.snd_wscale;
 
+        // The usual ACK: new data acknowledged, no SACK block on it (or SACK off), nothing
+        // SACKed and no recovery. `on_plain_ack` then does what `on_ack` would, whose outcome
+        // is only `newly_acked`: the rest of this function would see no SACK block, no
+        // recovery before or after (so no end of it, no partial ACK) and no fast retransmit;
+        // FlightSize before the ACK is taken first either way. (`header_prediction` off turns
+        // this off too, so the tests compare it with the general path.)
+        if ctx.config.header_prediction && (!self.sack_on || repr.options.sack.is_empty()) {
+            let flight_before = self.flight() as usize;
+            if let Some(newly_acked) = self.scoreboard.on_plain_ack(ack, self.snd_max) {
+                self.on_new_ack(ctx, repr, ack, newly_acked, flight_before);
+                self.update_send_window(seq, ack, window);
+                return;
+            }
+        }
+
         // SACK blocks count only if SACK was agreed in the SYNs (RFC 2018 §2: "The SACK option
         // ... MUST NOT be sent" otherwise, so a block on a non-SACK connection is bogus).
         let mut blocks = [SeqRange::default(); SackBlocks::MAX];
@@ -74,39 +89,7 @@ impl Conn {
         }
 
         if out.newly_acked > 0 {
-            let freed = self.send.ack_to(ack);
-            self.snd_una = ack;
-            if self.snd_nxt.lt(ack) {
-                self.snd_nxt = ack;
-            }
-            self.stats.bytes_acked += freed as u64;
-            self.rtt_from_ack(ctx, repr, ack);
-            self.retries = 0;
-            self.persist_backoff = 0;
-            // RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it.
-            self.rto_at = (self.snd_una != self.snd_max).then(|| ctx.now + self.rtt.rto());
-            if let Some(r) = self.rto_recover {
-                if ack.ge(r) {
-                    self.rto_recover = None;
-                }
-            }
-            // A queued retransmission the ACK already covers is void.
-            if let Some(r) = self.rxt_pending {
-                if r.end.le(ack) {
-                    self.rxt_pending = None;
-                }
-            }
-            // RFC 5681 §3.1 growth (the controller holds it during recovery).
-            self.cc.on_ack(
-                ctx.now,
-                out.newly_acked as usize,
-                self.rtt.srtt(),
-                flight_before,
-            );
-            if freed > 0 && self.want_writable && self.send.free() > 0 {
-                self.want_writable = false;
-                self.events |= ev::WRITABLE;
-            }
+            self.on_new_ack(ctx, repr, ack, out.newly_acked, flight_before);
         }
 
         if out.recovery_ended {
@@ -133,6 +116,57 @@ impl Conn {
             self.rxt_pending = Some(r);
         }
 
+        self.update_send_window(seq, ack, window);
+    }
+
+    /// SND.UNA moved to `ack` (by `newly_acked` bytes, FlightSize `flight_before` before the
+    /// ACK): free the send buffer, RTT sample, RTO restart, congestion window growth.
+    fn on_new_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        repr: &TcpRepr,
+        ack: SeqNum,
+        newly_acked: u32,
+        flight_before: usize,
+    ) {
+        let freed = self.send.ack_to(ack);
+        self.snd_una = ack;
+        if self.snd_nxt.lt(ack) {
+            self.snd_nxt = ack;
+        }
+        self.stats.bytes_acked += freed as u64;
+        self.rtt_from_ack(ctx, repr, ack);
+        self.retries = 0;
+        self.persist_backoff = 0;
+        // RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it.
+        self.rto_at = (self.snd_una != self.snd_max).then(|| self.rtt.deadline(ctx.now));
+        if let Some(r) = self.rto_recover {
+            if ack.ge(r) {
+                self.rto_recover = None;
+            }
+        }
+        // A queued retransmission the ACK already covers is void.
+        if let Some(r) = self.rxt_pending {
+            if r.end.le(ack) {
+                self.rxt_pending = None;
+            }
+        }
+        // RFC 5681 §3.1 growth (the controller holds it during recovery).
+        self.cc.on_ack(
+            ctx.now,
+            newly_acked as usize,
+            self.rtt.srtt(),
+            flight_before,
+        );
+        if freed > 0 && self.want_writable && self.send.free() > 0 {
+            self.want_writable = false;
+            self.events |= ev::WRITABLE;
+        }
+    }
+
+    /// The send window update of RFC 9293 §3.10.7.4 (fifth step) for `SEG.SEQ = seq`,
+    /// `SEG.ACK = ack` and the scaled `window`.
+    fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
         // Window update (RFC 9293 §3.10.7.4 fifth step, ESTABLISHED): "If SND.UNA =< SEG.ACK =<
         // SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =
         // SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND".

@@ -84,19 +84,31 @@ impl RecvBuffer {
     }
 
     /// Copies readable data into `buf`; returns how much.
+    #[inline]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.data.len());
+        if n == 0 {
+            return 0;
+        }
         // Two `memcpy`s (the ring's halves), then an O(1) drain of the front: iterating the
         // drain instead would copy byte by byte.
         let (a, b) = self.data.as_slices();
         let first = n.min(a.len());
         buf[..first].copy_from_slice(&a[..first]);
-        buf[first..n].copy_from_slice(&b[..n - first]);
-        self.data.drain(..n);
+        if first < n {
+            buf[first..n].copy_from_slice(&b[..n - first]);
+        }
+        if n == self.data.len() {
+            // Everything read (the usual case): the same empty buffer, without a drain.
+            self.data.clear();
+        } else {
+            self.data.drain(..n);
+        }
         n
     }
 
     /// Stores `payload` (already trimmed to the window) at `seq`, given `rcv_nxt`.
+    #[inline]
     pub(crate) fn insert(&mut self, rcv_nxt: SeqNum, seq: SeqNum, payload: &[u8]) -> Inserted {
         let mut result = Inserted::default();
         if payload.is_empty() {

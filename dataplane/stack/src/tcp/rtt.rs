@@ -139,6 +139,11 @@ const MAX_BACKOFF_SHIFT: u32 = 63;
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
     config: RttConfig,
+    /// `config`'s granularity, `min_rto` and `max_rto` in nanoseconds (saturated), converted
+    /// once: the configuration does not change after `new`.
+    granularity_ns: u64,
+    min_rto_ns: u64,
+    max_rto_ns: u64,
     /// SRTT and RTTVAR, in nanoseconds; `None` before the first sample.
     smoothed: Option<(u64, u64)>,
     /// RTO from the last computation, before backoff, in nanoseconds, already clamped.
@@ -170,6 +175,9 @@ impl RttEstimator {
         let base_rto =
             nanos(config.initial_rto).clamp(nanos(config.min_rto), nanos(config.max_rto));
         RttEstimator {
+            granularity_ns: nanos(config.granularity),
+            min_rto_ns: nanos(config.min_rto),
+            max_rto_ns: nanos(config.max_rto),
             config,
             smoothed: None,
             base_rto,
@@ -213,10 +221,10 @@ impl RttEstimator {
         };
         self.smoothed = Some((srtt, rttvar));
         // RTO <- SRTT + max (G, K*RTTVAR), then (2.4) the floor and (2.5) the ceiling.
-        let var_term = nanos(self.config.granularity).max(rttvar.saturating_mul(4));
+        let var_term = self.granularity_ns.max(rttvar.saturating_mul(4));
         self.base_rto = srtt
             .saturating_add(var_term)
-            .clamp(nanos(self.config.min_rto), nanos(self.config.max_rto));
+            .clamp(self.min_rto_ns, self.max_rto_ns);
         // RFC 6298 §5: "once a new RTT measurement is obtained (which can only happen when new
         // data has been sent and acknowledged), the computations outlined in Section 2 are
         // performed, including the computation of RTO, which may result in "collapsing" RTO back
@@ -251,26 +259,34 @@ impl RttEstimator {
             self.base_rto = self
                 .base_rto
                 .max(nanos(SYN_TIMEOUT_RTO))
-                .min(nanos(self.config.max_rto));
+                .min(self.max_rto_ns);
             self.backoffs = 0;
         }
     }
 
     /// The current RTO, backoff included, within `[min_rto, max_rto]`.
     pub fn rto(&self) -> Duration {
-        let max = nanos(self.config.max_rto);
+        Duration::from_nanos(self.rto_nanos())
+    }
+
+    /// [`rto`](Self::rto) in nanoseconds.
+    #[inline]
+    fn rto_nanos(&self) -> u64 {
+        let max = self.max_rto_ns;
         let shift = self.backoffs.min(MAX_BACKOFF_SHIFT);
         let backed_off = match self.base_rto.checked_shl(shift) {
             // `checked_shl` only rejects shifts >= 64; detect bits shifted out by shifting back.
             Some(v) if v >> shift == self.base_rto => v,
             _ => u64::MAX,
         };
-        Duration::from_nanos(backed_off.min(max))
+        backed_off.min(max)
     }
 
-    /// When a retransmission timer started at `now` expires.
+    /// When a retransmission timer started at `now` expires: `now + self.rto()` (saturating),
+    /// without the round trip through `Duration`.
+    #[inline]
     pub fn deadline(&self, now: Timestamp) -> Timestamp {
-        now + self.rto()
+        Timestamp::from_nanos(now.as_nanos().saturating_add(self.rto_nanos()))
     }
 
     /// SRTT, or `None` before the first sample.

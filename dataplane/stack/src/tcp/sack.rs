@@ -467,6 +467,29 @@ impl SackScoreboard {
         out
     }
 
+    /// [`on_ack`](Self::on_ack) for the usual ACK: no SACK block, nothing SACKed and no
+    /// recovery, and an acknowledgment number that advances SND.UNA within `(snd_una,
+    /// snd_max]`. Returns the bytes newly acknowledged, with the scoreboard changed as
+    /// `on_ack` changes it; `None`, having changed nothing, for any other ACK (the caller then
+    /// uses `on_ack`). For these ACKs `on_ack` advances SND.UNA (with no range to trim and no
+    /// HighRxt to move), resets DupAcks (RFC 6675 §5) and the RTO flag, and reports nothing
+    /// else: no D-SACK and nothing newly SACKed without blocks; not a duplicate, since it
+    /// acknowledges new data (RFC 6675 §2, RFC 5681 §2 (d)); no recovery to end or start.
+    #[inline]
+    pub fn on_plain_ack(&mut self, ack: SeqNum, snd_max: SeqNum) -> Option<u32> {
+        if !self.ranges.is_empty() || self.recovery.is_some() {
+            return None;
+        }
+        let advance = ack.distance_from(self.snd_una);
+        if advance == 0 || advance > self.limit(snd_max) {
+            return None;
+        }
+        self.snd_una = ack;
+        self.dup_acks = 0;
+        self.rto_unanswered = false;
+        Some(advance)
+    }
+
     /// RFC 6675 §5 step (4): "(4.1) RecoveryPoint = HighData ... (4.3) Retransmit the first data
     /// segment presumed dropped -- the segment starting with sequence number HighACK + 1. To
     /// prevent repeated retransmission of the same data or a premature rescue retransmission,
@@ -1024,12 +1047,28 @@ mod tests {
                                 }
                             })
                             .collect();
+                        // Without blocks, `on_plain_ack` either does what `on_ack` does or
+                        // declines having changed nothing.
+                        let before = sb.clone();
+                        let mut plain = sb.clone();
+                        let plain_out = if blocks.is_empty() {
+                            plain.on_plain_ack(ack, snd_max)
+                        } else {
+                            None
+                        };
                         let out = sb.on_ack(Ack {
                             ack,
                             sack_blocks: &blocks,
                             snd_max,
                             rfc5681_duplicate: flag,
                         });
+                        match plain_out {
+                            Some(newly_acked) => {
+                                prop_assert_eq!(out, AckOutcome { newly_acked, ..AckOutcome::default() });
+                                prop_assert_eq!(format!("{plain:?}"), format!("{sb:?}"));
+                            }
+                            None => prop_assert_eq!(format!("{plain:?}"), format!("{before:?}")),
+                        }
                         una = sb.snd_una();
                         prop_assert!(out.newly_acked <= MAX_WINDOW);
                         if let Some(seg) = out.fast_retransmit {

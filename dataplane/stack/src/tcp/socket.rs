@@ -122,7 +122,7 @@ impl Tcp {
             }
             if queue {
                 self.event_queue
-                    .push_back(super::layer::EventSource::Conn(handle));
+                    .push(super::layer::EventSource::Conn(handle));
             }
             return Some(handle);
         }
@@ -212,8 +212,10 @@ impl Tcp {
         if n < data.len() {
             conn.want_writable = true;
         }
-        if n > 0 {
-            self.mark_dirty(handle);
+        // `mark_dirty`, on the connection already at hand.
+        if n > 0 && !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(handle);
         }
         Ok(n)
     }
@@ -236,12 +238,19 @@ impl Tcp {
         // Window update (RFC 9293 §3.8.6.2.2): tell the peer once the window has opened by
         // enough to matter.
         let advertised = conn.rcv_wnd_advertised();
-        let offer = conn.rcv_window();
         let mss = conn.eff_mss();
         let cap = u32::try_from(conn.recv.capacity()).unwrap_or(u32::MAX);
+        let threshold = (2 * mss).min(cap / 2);
+        // The offer never exceeds the buffer (`rcv_window` <= free space <= capacity): when
+        // the window advertised is at least an MSS and within `threshold` of the capacity,
+        // no offer can be an update, and `rcv_window` need not be computed.
+        if advertised >= mss && cap.saturating_sub(advertised) < threshold {
+            return Ok(n);
+        }
+        let offer = conn.rcv_window();
         if conn.state.is_synchronized()
             && offer > advertised
-            && (offer - advertised >= (2 * mss).min(cap / 2) || advertised < mss)
+            && (offer - advertised >= threshold || advertised < mss)
         {
             conn.ack_now = true;
             self.mark_dirty(handle);

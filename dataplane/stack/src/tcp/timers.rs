@@ -95,7 +95,7 @@ impl Conn {
                 ctx.stats.retransmits += 1;
                 self.stats.retransmits += 1;
             }
-            self.rto_at = Some(now + self.rtt.rto());
+            self.rto_at = Some(self.rtt.deadline(now));
             return;
         }
         // RFC 5681 §3.1: ssthresh from FlightSize (held on a repeated timeout), cwnd = LW.
@@ -116,7 +116,7 @@ impl Conn {
             .unwrap_or(SeqRange::new(una, self.snd_max));
         let first = SeqRange::new(first.start, first.end.min(first.start + self.eff_mss()));
         self.send_seq_range(ctx, first);
-        self.rto_at = Some(now + self.rtt.rto());
+        self.rto_at = Some(self.rtt.deadline(now));
     }
 
     /// The persist timer expired: probe the zero window with one byte (RFC 9293 §3.8.6.1),

@@ -246,6 +246,20 @@ impl<T> TimerWheel<T> {
         };
         let list = entry.list;
         let when = self.due_tick(new_deadline);
+        // Already filed where it would be filed now (same tick, same list; not the last level,
+        // whose filing also notes the round) and last of its list: unfiling and filing again
+        // would leave every list as it is.
+        if entry.when == when && entry.is_last() {
+            let same_list = if when <= self.elapsed {
+                list == PENDING
+            } else {
+                let level = level_for(self.elapsed, when);
+                level < LEVELS - 1 && list == (level * SLOTS + slot_for(when, level)) as ListId
+            };
+            if same_list {
+                return true;
+            }
+        }
         self.unfile(handle.index, list);
         if let Some(entry) = self.slab.entry_mut(handle.index) {
             entry.when = when;
@@ -273,6 +287,13 @@ impl<T> TimerWheel<T> {
     /// before `now` fires in the same run of polls, in order.
     pub fn poll(&mut self, now: Timestamp) -> Option<(TimerHandle, T)> {
         let target = self.per_tick.div_rem(now.as_nanos()).0.max(self.elapsed);
+        // Within the current tick and nothing pending, nothing can be due: every occupied
+        // slot comes due after the current tick (`next_expiration`: a slot at or before it was
+        // emptied when the wheel went past its start), so the loop below would only find that
+        // and leave `elapsed` at `target`, where it is.
+        if target == self.elapsed && self.pending.is_empty() {
+            return None;
+        }
         loop {
             if let Some(index) = self.slab.pop_front(&mut self.pending) {
                 let (generation, value) = self.slab.remove(index)?;

@@ -50,6 +50,13 @@ impl Default for List {
     }
 }
 
+impl<T> Entry<T> {
+    /// Whether the entry is the last of its list.
+    pub(super) fn is_last(&self) -> bool {
+        self.next == NIL
+    }
+}
+
 impl List {
     pub(super) fn is_empty(&self) -> bool {
         self.head == NIL

@@ -822,6 +822,49 @@ impl TcpRepr {
         })
     }
 
+    /// The segment `bytes` (header, options, data) when its header has one of the two
+    /// layouts of nearly every segment after the handshake: no options (data offset 5), or
+    /// NOP NOP timestamps and nothing else (data offset 8); `None` for any other (or too
+    /// short) segment. For those it gives what [`TcpPacket::new_checked`] and
+    /// [`Self::parse`] with [`RxChecksum::Trust`] give, which cannot fail on them (the header
+    /// fits, and these options parse), read straight from the bytes; the caller checks the
+    /// checksum itself.
+    #[inline]
+    pub fn parse_fixed_layout(bytes: &[u8]) -> Option<(TcpRepr, &[u8])> {
+        let (h, rest) = bytes.split_first_chunk::<{ Self::HEADER_LEN }>()?;
+        let [p0, p1, q0, q1, s0, s1, s2, s3, a0, a1, a2, a3, offset, flags, w0, w1, _, _, u0, u1] =
+            *h;
+        let (options, payload) = match offset >> 4 {
+            5 => (TcpOptions::default(), rest),
+            8 => {
+                let (o, payload) = rest.split_first_chunk::<12>()?;
+                let [1, 1, 8, 10, t0, t1, t2, t3, e0, e1, e2, e3] = *o else {
+                    return None;
+                };
+                let options = TcpOptions {
+                    timestamps: Some(TcpTimestamps {
+                        tsval: u32::from_be_bytes([t0, t1, t2, t3]),
+                        tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
+                    }),
+                    ..TcpOptions::default()
+                };
+                (options, payload)
+            }
+            _ => return None,
+        };
+        let repr = TcpRepr {
+            src_port: u16::from_be_bytes([p0, p1]),
+            dst_port: u16::from_be_bytes([q0, q1]),
+            seq: u32::from_be_bytes([s0, s1, s2, s3]),
+            ack: u32::from_be_bytes([a0, a1, a2, a3]),
+            flags: TcpFlags(flags),
+            window: u16::from_be_bytes([w0, w1]),
+            urgent: u16::from_be_bytes([u0, u1]),
+            options,
+        };
+        Some((repr, payload))
+    }
+
     /// Header length with the options [`Self::emit`] writes.
     pub fn header_len(&self) -> usize {
         Self::HEADER_LEN + self.options.len()
@@ -907,6 +950,56 @@ impl TcpRepr {
 mod tests {
     use super::*;
     use crate::wire::fuzz::samples;
+
+    /// `parse_fixed_layout` agrees with `new_checked` + `parse` (Trust) whenever it answers,
+    /// and answers for every segment with either layout.
+    #[test]
+    fn fixed_layout_parse_matches_the_general_parse() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut answered = 0;
+        for i in 0..20_000 {
+            let len = (next() % 80) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if bytes.len() >= 20 {
+                // Bias towards the two layouts (and near misses).
+                match i % 4 {
+                    0 => bytes[12] = 0x50 | (bytes[12] & 0x0f),
+                    1 | 2 if bytes.len() >= 32 => {
+                        bytes[12] = 0x80 | (bytes[12] & 0x0f);
+                        bytes[20..24].copy_from_slice(&[1, 1, 8, 10]);
+                        if i % 4 == 2 {
+                            bytes[20 + (next() % 4) as usize] ^= 1 << (next() % 8);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let general = TcpPacket::new_checked(&bytes[..]).and_then(|p| {
+                let repr = TcpRepr::parse(&p, SRC, DST, RxChecksum::Trust)?;
+                Ok((repr, p.payload().to_vec()))
+            });
+            let offset = bytes.get(12).map(|b| b >> 4);
+            let fixed_layout = match offset {
+                Some(5) => bytes.len() >= 20,
+                Some(8) => bytes.get(20..24) == Some(&[1, 1, 8, 10][..]) && bytes.len() >= 32,
+                _ => false,
+            };
+            match TcpRepr::parse_fixed_layout(&bytes) {
+                Some((repr, payload)) => {
+                    answered += 1;
+                    assert_eq!(general, Ok((repr, payload.to_vec())), "{bytes:?}");
+                }
+                None => assert!(!fixed_layout, "{bytes:?}"),
+            }
+        }
+        assert!(answered > 5000);
+    }
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
     const DST: Ipv4Addr = Ipv4Addr::new(93, 184, 216, 34);
