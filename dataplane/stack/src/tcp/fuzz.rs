@@ -81,6 +81,14 @@ struct Session {
     iss: SeqNum,
     /// IRS + 1: the sequence number of the peer's first data byte.
     base: SeqNum,
+    /// The ACK of our SYN-ACK: RCV.NXT in SYN-RECEIVED, which no segment moves (text and FIN
+    /// are only processed once an ACK has made the connection ESTABLISHED), so every
+    /// retransmission of that SYN-ACK carries it again.
+    synack_ack: SeqNum,
+    /// Other values `base` may have: a SYN-ACK identical to this session's (same ISS, same
+    /// ACK) that also fits a new SYN, which the stack may have answered with a new connection
+    /// (the old one gone, the ISS clock not moved) — the accepted connection tells which.
+    alt_bases: Vec<SeqNum>,
     handle: Option<ConnHandle>,
     /// Bytes the application queued with `send`.
     queued: u64,
@@ -168,39 +176,55 @@ impl Checker {
         if f.contains(TcpFlags::SYN) {
             assert!(payload.is_empty(), "data on our SYN-ACK");
             let seq = SeqNum(repr.seq);
-            // IRS + 1: from the SYN being answered (the SYN-ACK's ACK also covers text that
-            // came with the SYN), or the current session's for a retransmission.
-            // (A SYN that hits an existing SYN-RECEIVED connection only makes it repeat its
-            // SYN-ACK: then the ACK does not fit the new SYN.)
+            let ack = SeqNum(repr.ack);
+            // Either a retransmission of the current connection's SYN-ACK — by its timer, or
+            // because a segment hit it in SYN-RECEIVED: a retransmitted SYN, and (RFC 9293
+            // §3.10.7.4, first check) any unacceptable segment, a SYN with another sequence
+            // number included, gets an acknowledgment, which in SYN-RECEIVED is the SYN-ACK
+            // again — recognised by its ISS and ACK, and only before the connection was
+            // accepted (accepted is ESTABLISHED, which sends no SYN).
+            let resent = self
+                .current()
+                .is_some_and(|s| s.handle.is_none() && s.iss == seq && s.synack_ack == ack);
+            // Or the answer to the SYN being processed (LISTEN, RFC 9293 §3.10.7.2), whose
+            // ACK is IRS + 1 plus the text that came with the SYN and was kept.
             let syn_in = self
                 .last_input
                 .filter(|(r, _)| {
                     r.flags.contains(TcpFlags::SYN) && !r.flags.contains(TcpFlags::ACK)
                 })
                 .map(|(r, len)| (SeqNum(r.seq) + 1u32, len))
-                .filter(|(base, len)| SeqNum(repr.ack).distance_from(*base) as usize <= *len)
+                .filter(|(base, len)| ack.distance_from(*base) as usize <= *len)
                 .map(|(base, _)| base);
-            let current = self.current().map(|s| (s.iss, s.base));
-            let base = match (syn_in, current) {
-                (Some(base), _) => base,
-                (None, Some((iss, base))) if iss == seq => base,
-                _ => panic!("a SYN-ACK answering no SYN: {repr:?}"),
-            };
-            let same = current == Some((seq, base));
-            if !same {
-                let mut session = Session {
-                    iss: seq,
-                    base,
-                    handle: None,
-                    queued: 0,
-                    delivered: 0,
-                    closed: false,
-                    peer_max: 0,
-                };
-                for end in &self.peer_ends {
-                    session.peer_sent(*end);
+            match (resent, syn_in) {
+                (true, None) => {}
+                // Both fit: the SYN-ACK the new connection would send is the one the current
+                // connection repeats. The accepted connection's IRS tells which it was.
+                (true, Some(base)) => {
+                    if let Some(s) = self.sessions.last_mut() {
+                        if s.base != base && !s.alt_bases.contains(&base) {
+                            s.alt_bases.push(base);
+                        }
+                    }
                 }
-                self.sessions.push(session);
+                (false, Some(base)) => {
+                    let mut session = Session {
+                        iss: seq,
+                        base,
+                        synack_ack: ack,
+                        alt_bases: Vec::new(),
+                        handle: None,
+                        queued: 0,
+                        delivered: 0,
+                        closed: false,
+                        peer_max: 0,
+                    };
+                    for end in &self.peer_ends {
+                        session.peer_sent(*end);
+                    }
+                    self.sessions.push(session);
+                }
+                (false, None) => panic!("a SYN-ACK answering no SYN: {repr:?}"),
             }
         }
         let Some(s) = self.current() else {
@@ -661,13 +685,27 @@ fn run(data: &[u8], header_prediction: Option<bool>) -> u64 {
             // ISS alone is not unique: two connections opened at the same instant get the
             // same one (RFC 6528's clock has not moved).
             let key = tcp.conn(h).map(|c| (c.iss, c.irs + 1u32));
-            match checker
-                .sessions
-                .iter_mut()
-                .rev()
-                .find(|s| Some((s.iss, s.base)) == key && s.handle.is_none())
-            {
-                Some(s) => s.handle = Some(h),
+            let Some((iss, base)) = key else {
+                panic!("accept returned a handle without a connection");
+            };
+            match checker.sessions.iter_mut().rev().find(|s| {
+                s.handle.is_none()
+                    && s.iss == iss
+                    && (s.base == base || s.alt_bases.contains(&base))
+            }) {
+                Some(s) => {
+                    s.handle = Some(h);
+                    s.alt_bases.clear();
+                    if s.base != base {
+                        // The SYN-ACK answered the other SYN: nothing was sent or delivered
+                        // yet, only what the peer sent is counted from the other base.
+                        s.base = base;
+                        s.peer_max = 0;
+                        for end in &checker.peer_ends {
+                            s.peer_sent(*end);
+                        }
+                    }
+                }
                 None => panic!("accepted a connection we never sent a SYN-ACK for"),
             }
         }
