@@ -283,6 +283,28 @@ fn server_closes_first() {
     assert_eq!(net.b.connection_count(), 1); // TIME-WAIT on the server
 }
 
+/// `recv_eof` is `recv` followed by `peer_closed`: data before the FIN reads as (n, false)
+/// while more is unread, the last read of it as (n, true), and after it (0, true).
+#[test]
+fn recv_eof_is_recv_then_peer_closed() {
+    let mut net = Net::new(TcpConfig::default());
+    let (c, s) = establish(&mut net);
+    let mut buf = [0u8; 2];
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((0, false)));
+    net.b.send(s, b"bye").unwrap();
+    net.b.shutdown(s).unwrap();
+    assert!(net.run_until(Duration::from_secs(1), |n| n.a.state(c)
+        == Ok(TcpState::CloseWait)));
+    assert_eq!(net.a.recv_eof(c, &mut []), Ok((0, false)));
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((2, false)));
+    assert!(!net.a.peer_closed(c));
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((1, true)));
+    assert_eq!(buf[0], b'e');
+    assert!(net.a.peer_closed(c));
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((0, true)));
+    assert_eq!(net.a.recv_eof(c, &mut []), Ok((0, true)));
+}
+
 #[test]
 fn simultaneous_close_goes_through_closing() {
     let config = TcpConfig {

@@ -476,8 +476,12 @@ fn pump(
         let n = offer(now, tcp, c, &mut conn.http, &conn.inbox, &mut send_failed);
         conn.inbox.drain(..n);
     }
+    // TCP's "FIN received and nothing left unread", as of the last read (nothing below
+    // reads or receives before it is used); `None` until a read.
+    let mut eof = None;
     while conn.inbox.is_empty() && conn.http.accepts_input() {
-        let got = tcp.recv(c, scratch).map_err(|_| End::Error)?;
+        let (got, at_eof) = tcp.recv_eof(c, scratch).map_err(|_| End::Error)?;
+        eof = Some(at_eof);
         if got == 0 {
             break;
         }
@@ -494,8 +498,9 @@ fn pump(
     if send_failed {
         return Err(End::Error);
     }
-    // `peer_closed`: FIN received and nothing left unread.
-    if !conn.eof_delivered && conn.inbox.is_empty() && tcp.peer_closed(c) {
+    // `peer_closed`: FIN received and nothing left unread (known from the last read, if
+    // any: sending to TCP in between changes neither).
+    if !conn.eof_delivered && conn.inbox.is_empty() && eof.unwrap_or_else(|| tcp.peer_closed(c)) {
         conn.http.on_peer_closed();
         conn.eof_delivered = true;
     }
