@@ -27,7 +27,7 @@ use super::listen::{reset_for, Listener};
 use super::options::initial_seq;
 use super::rtt::RttConfig;
 use super::seq::SeqNum;
-use super::state::{ConnHandle, ListenerHandle, TcpEvent, TcpState};
+use super::state::{ConnHandle, ListenerHandle, Ready, TcpEvent, TcpEvents, TcpState};
 use super::stats::TcpStats;
 use crate::hash::FastMap;
 use crate::timer::TimerWheel;
@@ -758,6 +758,23 @@ impl Tcp {
 
     /// Drains the event queue into `events` (see [`TcpEvent`]).
     pub fn take_events(&mut self, events: &mut Vec<TcpEvent>) {
+        self.drain_ready(|ready| match ready {
+            Ready::Acceptable(lh) => events.push(TcpEvent::Acceptable(lh)),
+            Ready::Conn(h, set) => events.extend(set.events(h)),
+        });
+    }
+
+    /// Drains the event queue into `ready`: the same events as [`Tcp::take_events`], in the
+    /// same order, but one entry per connection with its events as a set (expanding each
+    /// entry with [`Ready::events`] gives exactly `take_events`'s list).
+    pub fn take_ready(&mut self, ready: &mut Vec<Ready>) {
+        self.drain_ready(|r| ready.push(r));
+    }
+
+    /// Walks the event queue in order: a listener with connections waiting, a connection
+    /// still owned by the application with its (non-empty) set of events, which it clears.
+    #[inline]
+    fn drain_ready(&mut self, mut f: impl FnMut(Ready)) {
         if self.event_queue.is_empty() {
             return;
         }
@@ -771,7 +788,7 @@ impl Tcp {
                         .listener(lh)
                         .is_some_and(|l| !l.accept_queue.is_empty())
                     {
-                        events.push(TcpEvent::Acceptable(lh));
+                        f(Ready::Acceptable(lh));
                     }
                 }
                 EventSource::Conn(h) => {
@@ -783,26 +800,11 @@ impl Tcp {
                     if conn.released || !conn.app_owned {
                         continue;
                     }
-                    // The set bits, lowest first: Connected, Readable, Writable, PeerClosed,
-                    // Closed, Reset (ESTABLISHED_PASSIVE is internal and never reported).
-                    let mut bits = bits
-                        & (ev::CONNECTED
-                            | ev::READABLE
-                            | ev::WRITABLE
-                            | ev::PEER_CLOSED
-                            | ev::CLOSED
-                            | ev::RESET);
-                    while bits != 0 {
-                        let bit = bits & bits.wrapping_neg();
-                        bits &= bits - 1;
-                        events.push(match bit {
-                            ev::CONNECTED => TcpEvent::Connected(h),
-                            ev::READABLE => TcpEvent::Readable(h),
-                            ev::WRITABLE => TcpEvent::Writable(h),
-                            ev::PEER_CLOSED => TcpEvent::PeerClosed(h),
-                            ev::CLOSED => TcpEvent::Closed(h),
-                            _ => TcpEvent::Reset(h),
-                        });
+                    // Connected, Readable, Writable, PeerClosed, Closed, Reset
+                    // (ESTABLISHED_PASSIVE is internal and never reported).
+                    let set = TcpEvents::from_bits(bits);
+                    if !set.is_empty() {
+                        f(Ready::Conn(h, set));
                     }
                 }
             }
@@ -811,6 +813,17 @@ impl Tcp {
         self.event_queue = queue;
     }
 }
+
+// The connection's event bits are the public set's.
+const _: () = assert!(
+    TcpEvents::CONNECTED.bits() == ev::CONNECTED
+        && TcpEvents::READABLE.bits() == ev::READABLE
+        && TcpEvents::WRITABLE.bits() == ev::WRITABLE
+        && TcpEvents::PEER_CLOSED.bits() == ev::PEER_CLOSED
+        && TcpEvents::CLOSED.bits() == ev::CLOSED
+        && TcpEvents::RESET.bits() == ev::RESET
+        && TcpEvents::ALL & ev::ESTABLISHED_PASSIVE == 0
+);
 
 /// [`Tcp::settle`] for the common case, in one borrow: a live connection (not CLOSED, so
 /// nothing to free or take out of demultiplexing) that has not just left SYN-RECEIVED (no
