@@ -453,7 +453,20 @@ impl Tcp {
     }
 
     /// Sends what is pending and runs expired timers.
+    #[inline]
     pub fn poll(&mut self, now: Timestamp, out: &mut dyn SegmentSink) {
+        // Nothing dirty and no timer that `wheel.poll` could return: what the loops below do
+        // then (nothing), without the call.
+        if self.dirty.is_empty() && self.wheel.idle_at(now) {
+            self.now = self.now.max(now);
+            return;
+        }
+        self.poll_work(now, out);
+    }
+
+    /// [`Tcp::poll`] when the dirty list or the wheel may have work.
+    #[inline(never)]
+    fn poll_work(&mut self, now: Timestamp, out: &mut dyn SegmentSink) {
         self.now = self.now.max(now);
         while let Some((timer, handle)) = self.wheel.poll(now) {
             let Some(conn) = self.conn_mut(handle) else {
