@@ -14,14 +14,16 @@ use std::net::Ipv4Addr;
 
 /// Folds a wide one's complement accumulator to 16 bits with end-around carries
 /// (RFC 1071 §2(C)). Never returns 0 for a non-zero input.
+///
+/// Each step adds a value's two halves with the end-around carry in one add: the high half of
+/// `x + x.rotate_right(half)` is `hi + lo` plus the carry out of the low half's `lo + hi`,
+/// which is 1 exactly when `hi + lo` wraps, and then `hi + lo + 1 − 2^half` cannot wrap
+/// again. The result is ≡ `acc` modulo 2^32 − 1 and then 2^16 − 1, and 0 only for 0: the
+/// same value as five shift-and-add folds.
 #[inline]
-fn fold(mut acc: u64) -> u16 {
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+fn fold(acc: u64) -> u16 {
+    let s = (acc.wrapping_add(acc.rotate_right(32)) >> 32) as u32;
+    (s.wrapping_add(s.rotate_right(16)) >> 16) as u16
 }
 
 /// Adds one 8-byte word as two 32-bit halves: at most 2^33 per call, so a `u64` holds the sum
@@ -279,6 +281,38 @@ mod tests {
                 reference_sum(&zeros[..len]),
                 "zero len {len}"
             );
+        }
+    }
+
+    /// `fold` against plain shift-and-add folding, at the edges and at random.
+    #[test]
+    fn fold_matches_shift_and_add() {
+        fn slow(mut acc: u64) -> u16 {
+            while acc > 0xffff {
+                acc = (acc & 0xffff) + (acc >> 16);
+            }
+            acc as u16
+        }
+        let mut rng = fastrand::Rng::with_seed(5);
+        let edges = [
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0xffff_ffff_0000_0001,
+            0x8000_0000_8000_0000,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for acc in edges.into_iter().chain((0..100_000).map(|_| rng.u64(..))) {
+            assert_eq!(fold(acc), slow(acc), "{acc:#x}");
+        }
+        for hi in 0..=0x1_ffffu64 {
+            let acc = (hi << 16) | 0xffff;
+            assert_eq!(fold(acc), slow(acc), "{acc:#x}");
         }
     }
 
