@@ -843,7 +843,7 @@ const _: () = assert!(
 /// accept queue or SYN queue change): at most its events to queue and its timer to move —
 /// exactly what the general path does for it, in the same order. Returns `false`, having
 /// changed nothing, for any other connection.
-#[inline]
+#[inline(always)]
 fn settle_live(
     conn: &mut Conn,
     handle: ConnHandle,
