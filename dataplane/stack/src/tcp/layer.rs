@@ -468,7 +468,12 @@ impl Tcp {
     #[inline(never)]
     fn poll_work(&mut self, now: Timestamp, out: &mut dyn SegmentSink) {
         self.now = self.now.max(now);
-        while let Some((timer, handle)) = self.wheel.poll(now) {
+        // `idle_at`: `wheel.poll` would return `None` and change nothing (checked each turn).
+        while let Some((timer, handle)) = if self.wheel.idle_at(now) {
+            None
+        } else {
+            self.wheel.poll(now)
+        } {
             let Some(conn) = self.conn_mut(handle) else {
                 continue;
             };
@@ -780,6 +785,7 @@ impl Tcp {
     /// Drains the event queue into `ready`: the same events as [`Tcp::take_events`], in the
     /// same order, but one entry per connection with its events as a set (expanding each
     /// entry with [`Ready::events`] gives exactly `take_events`'s list).
+    #[inline]
     pub fn take_ready(&mut self, ready: &mut Vec<Ready>) {
         self.drain_ready(|r| ready.push(r));
     }
