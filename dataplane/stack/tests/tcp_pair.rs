@@ -6,7 +6,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use cyclone_pmd::Timestamp;
-use cyclone_stack::tcp::{ConnHandle, SegmentSink, Tcp, TcpConfig, TcpError, TcpEvent, TcpState};
+use cyclone_stack::tcp::{
+    ConnHandle, Ready, SegmentSink, Tcp, TcpConfig, TcpError, TcpEvent, TcpState,
+};
 use cyclone_stack::wire::TcpRepr;
 
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -283,6 +285,28 @@ fn server_closes_first() {
     assert_eq!(net.b.connection_count(), 1); // TIME-WAIT on the server
 }
 
+/// `recv_eof` is `recv` followed by `peer_closed`: data before the FIN reads as (n, false)
+/// while more is unread, the last read of it as (n, true), and after it (0, true).
+#[test]
+fn recv_eof_is_recv_then_peer_closed() {
+    let mut net = Net::new(TcpConfig::default());
+    let (c, s) = establish(&mut net);
+    let mut buf = [0u8; 2];
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((0, false)));
+    net.b.send(s, b"bye").unwrap();
+    net.b.shutdown(s).unwrap();
+    assert!(net.run_until(Duration::from_secs(1), |n| n.a.state(c)
+        == Ok(TcpState::CloseWait)));
+    assert_eq!(net.a.recv_eof(c, &mut []), Ok((0, false)));
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((2, false)));
+    assert!(!net.a.peer_closed(c));
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((1, true)));
+    assert_eq!(buf[0], b'e');
+    assert!(net.a.peer_closed(c));
+    assert_eq!(net.a.recv_eof(c, &mut buf), Ok((0, true)));
+    assert_eq!(net.a.recv_eof(c, &mut []), Ok((0, true)));
+}
+
 #[test]
 fn simultaneous_close_goes_through_closing() {
     let config = TcpConfig {
@@ -441,4 +465,94 @@ fn ack_per_burst_acks_less_and_still_recovers() {
         assert!(net.lost > 0);
         assert!(net.a.conn_stats(c).unwrap().retransmits > 0, "sack={sack}");
     }
+}
+
+/// `take_ready` lists the same events as `take_events`, in the same order, once each entry is
+/// expanded with `Ready::events`: the same run (accepts, data both ways, a short write, a
+/// half-close, a close, an abort), drained after every step by one or the other.
+#[test]
+fn take_ready_expands_to_take_events() {
+    fn run(ready: bool) -> Vec<(bool, TcpEvent)> {
+        let mut log = Vec::new();
+        let drain = |tcp: &mut Tcp, side: bool, log: &mut Vec<(bool, TcpEvent)>| {
+            if ready {
+                let mut r = Vec::new();
+                tcp.take_ready(&mut r);
+                for entry in r {
+                    if let Ready::Conn(_, set) = entry {
+                        assert!(!set.is_empty());
+                    }
+                    log.extend(entry.events().map(|e| (side, e)));
+                }
+            } else {
+                let mut e = Vec::new();
+                tcp.take_events(&mut e);
+                log.extend(e.into_iter().map(|e| (side, e)));
+            }
+        };
+        let config = TcpConfig {
+            send_buffer: 8 * 1024,
+            ..TcpConfig::default()
+        };
+        let mut net = Net::new(config);
+        let listener = net.b.listen(b_addr(), 16).unwrap();
+        let c1 = net.a.connect(net.now, a_addr(), b_addr()).unwrap();
+        let c2 = net
+            .a
+            .connect(net.now, a_addr(), SocketAddrV4::new(B_IP, 80))
+            .err();
+        assert!(c2.is_some(), "the same 4-tuple twice is refused");
+        let c2 = net
+            .a
+            .connect(net.now, SocketAddrV4::new(A_IP, 40001), b_addr())
+            .unwrap();
+        let mut servers = Vec::new();
+        let data = pattern(100_000, 9);
+        let mut sent = [0usize; 2];
+        let mut buf = vec![0u8; 4096];
+        let mut step = 0;
+        while step < 4000 && net.step() {
+            step += 1;
+            drain(&mut net.a, false, &mut log);
+            drain(&mut net.b, true, &mut log);
+            while let Some(s) = net.b.accept(listener) {
+                servers.push(s);
+            }
+            for (i, c) in [c1, c2].into_iter().enumerate() {
+                if sent[i] < data.len() && net.a.state(c) == Ok(TcpState::Established) {
+                    sent[i] += net.a.send(c, &data[sent[i]..]).unwrap_or(0);
+                    if sent[i] == data.len() {
+                        net.a.shutdown(c).unwrap();
+                    }
+                }
+            }
+            for (i, &s) in servers.iter().enumerate() {
+                while net.b.recv(s, &mut buf).unwrap_or(0) > 0 {}
+                if net.b.peer_closed(s) {
+                    if i == 0 {
+                        let _ = net.b.send(s, b"bye");
+                        let _ = net.b.close(s);
+                    } else {
+                        let _ = net.b.abort(s);
+                    }
+                }
+            }
+            while net.a.recv(c1, &mut buf).unwrap_or(0) > 0 {}
+        }
+        log
+    }
+    let events = run(false);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, (true, TcpEvent::Acceptable(_)))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, (false, TcpEvent::Writable(_)))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, (false, TcpEvent::Reset(_)))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, (false, TcpEvent::PeerClosed(_)))));
+    assert_eq!(run(true), events);
 }

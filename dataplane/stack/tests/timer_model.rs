@@ -349,7 +349,14 @@ impl Harness {
                 let to = self.step_to(step);
                 self.now = self.now.max(to);
                 for _ in 0..n {
+                    // `idle_at`: `poll` would return `None` and leave the wheel as it is.
+                    let idle = self.wheel.idle_at(Timestamp::from_nanos(to));
+                    let before = self.wheel.next_deadline();
                     let got = self.wheel.poll(Timestamp::from_nanos(to));
+                    if idle {
+                        assert!(got.is_none(), "idle_at({to} ns) but poll fired: {}", ctx());
+                        assert_eq!(self.wheel.next_deadline(), before, "{}", ctx());
+                    }
                     let expected = self.model.poll(to);
                     assert_eq!(
                         got.map(|(_, id)| id),

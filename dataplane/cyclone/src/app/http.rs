@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use cyclone_http::{ConnStats, Connection, Server};
 use cyclone_pmd::Timestamp;
-use cyclone_stack::tcp::{ConnHandle, ListenerHandle, Tcp, TcpError, TcpEvent};
+use cyclone_stack::tcp::{ConnHandle, ListenerHandle, Ready, Tcp, TcpError, TcpEvents};
 use cyclone_stack::timer::{TimerHandle, TimerWheel};
 
 /// How long a connection we shut down may wait for the peer's FIN before it is aborted.
@@ -134,7 +134,7 @@ pub struct HttpService {
     /// No timer of `timers` is due before this (a lower bound: timers moved later or
     /// cancelled since it was computed leave it early), so most polls skip the wheel.
     timers_due: Option<Timestamp>,
-    events: Vec<TcpEvent>,
+    ready: Vec<Ready>,
     touched: Vec<ConnHandle>,
     scratch: Vec<u8>,
     stats: HttpServiceStats,
@@ -173,7 +173,7 @@ impl HttpService {
             conns: Conns::default(),
             timers: TimerWheel::new(Duration::from_millis(1), now),
             timers_due: None,
-            events: Vec::new(),
+            ready: Vec::new(),
             touched: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             stats: HttpServiceStats::default(),
@@ -283,25 +283,32 @@ impl HttpService {
     /// Handles TCP's events and expired timers. Call after `Interface::poll`, then poll the
     /// interface again (or next iteration) to send what this queued.
     pub fn poll(&mut self, now: Timestamp, tcp: &mut Tcp) {
-        tcp.take_events(&mut self.events);
+        tcp.take_ready(&mut self.ready);
         // Indexed loops and `clear` rather than `drain`: no iterator to drop per poll.
-        for i in 0..self.events.len() {
-            match self.events[i] {
-                TcpEvent::Acceptable(l) if l == self.listener => self.accept(now, tcp, l),
-                TcpEvent::Acceptable(_) | TcpEvent::Connected(_) => {}
-                TcpEvent::Readable(c) | TcpEvent::Writable(c) | TcpEvent::PeerClosed(c) => {
-                    self.touched.push(c)
-                }
-                TcpEvent::Closed(c) => self.forget(c),
-                TcpEvent::Reset(c) => {
-                    if self.conns.contains(c) {
-                        self.stats.reset += 1;
+        for i in 0..self.ready.len() {
+            match self.ready[i] {
+                Ready::Acceptable(l) if l == self.listener => self.accept(now, tcp, l),
+                Ready::Acceptable(_) => {}
+                Ready::Conn(c, set) => {
+                    // Serviced once for any of these (servicing again right away would
+                    // find nothing new), before a Closed or Reset of the same set forgets it.
+                    if set.intersects(
+                        TcpEvents::READABLE | TcpEvents::WRITABLE | TcpEvents::PEER_CLOSED,
+                    ) {
+                        self.touched.push(c);
                     }
-                    self.forget(c);
+                    if set.contains(TcpEvents::CLOSED) {
+                        self.forget(c);
+                    } else if set.contains(TcpEvents::RESET) {
+                        if self.conns.contains(c) {
+                            self.stats.reset += 1;
+                        }
+                        self.forget(c);
+                    }
                 }
             }
         }
-        self.events.clear();
+        self.ready.clear();
 
         if self.timers_due.is_some_and(|t| t <= now) {
             let conns = &mut self.conns;
@@ -476,8 +483,12 @@ fn pump(
         let n = offer(now, tcp, c, &mut conn.http, &conn.inbox, &mut send_failed);
         conn.inbox.drain(..n);
     }
+    // TCP's "FIN received and nothing left unread", as of the last read (nothing below
+    // reads or receives before it is used); `None` until a read.
+    let mut eof = None;
     while conn.inbox.is_empty() && conn.http.accepts_input() {
-        let got = tcp.recv(c, scratch).map_err(|_| End::Error)?;
+        let (got, at_eof) = tcp.recv_eof(c, scratch).map_err(|_| End::Error)?;
+        eof = Some(at_eof);
         if got == 0 {
             break;
         }
@@ -494,8 +505,9 @@ fn pump(
     if send_failed {
         return Err(End::Error);
     }
-    // `peer_closed`: FIN received and nothing left unread.
-    if !conn.eof_delivered && conn.inbox.is_empty() && tcp.peer_closed(c) {
+    // `peer_closed`: FIN received and nothing left unread (known from the last read, if
+    // any: sending to TCP in between changes neither).
+    if !conn.eof_delivered && conn.inbox.is_empty() && eof.unwrap_or_else(|| tcp.peer_closed(c)) {
         conn.http.on_peer_closed();
         conn.eof_delivered = true;
     }

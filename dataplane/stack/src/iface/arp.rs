@@ -227,11 +227,18 @@ impl ArpCache {
         !self.pending.is_empty()
     }
 
+    #[inline]
     pub(super) fn next_deadline(&self) -> Option<Timestamp> {
-        // Nearly always nothing is being resolved: skip walking the empty table.
+        // Nearly always nothing is being resolved: skip walking the empty table (inline, the
+        // walk out of line).
         if self.pending.is_empty() {
             return None;
         }
+        self.next_pending_deadline()
+    }
+
+    #[inline(never)]
+    fn next_pending_deadline(&self) -> Option<Timestamp> {
         self.pending.values().map(|p| p.next).min()
     }
 }

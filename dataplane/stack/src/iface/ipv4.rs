@@ -820,12 +820,7 @@ impl Core {
             RxChecksum::Verify
         };
         let bytes = buf.data().get(rx.l4_offset()..).unwrap_or(&[]);
-        let checksum_ok = || {
-            u16::try_from(bytes.len()).is_ok_and(|len| {
-                let pseudo = checksum::pseudo_header_sum(rx.src, rx.dst, IpProtocol::TCP.0, len);
-                checksum::add(pseudo, checksum::sum(bytes)) == 0xffff
-            })
-        };
+        let checksum_ok = || tcp_checksum_ok(rx.src, rx.dst, bytes);
         // The usual header layouts, read directly (`TcpRepr::parse_fixed_layout`: the same
         // repr and payload, and neither header check nor option parsing can fail for them,
         // so the checksum is the only verdict left, as below).
@@ -857,5 +852,18 @@ impl Core {
             }
             Err(err) => self.stats.count_wire(&err),
         }
+    }
+}
+
+/// Whether the TCP segment `bytes` from `src` to `dst` has a correct checksum (pseudo-header
+/// included); a segment too long for the pseudo-header's length field has none.
+#[inline(always)]
+fn tcp_checksum_ok(src: Ipv4Addr, dst: Ipv4Addr, bytes: &[u8]) -> bool {
+    match u16::try_from(bytes.len()) {
+        Ok(len) => {
+            let pseudo = checksum::pseudo_header_sum(src, dst, IpProtocol::TCP.0, len);
+            checksum::add(pseudo, checksum::sum(bytes)) == 0xffff
+        }
+        Err(_) => false,
     }
 }

@@ -27,7 +27,7 @@ use super::listen::{reset_for, Listener};
 use super::options::initial_seq;
 use super::rtt::RttConfig;
 use super::seq::SeqNum;
-use super::state::{ConnHandle, ListenerHandle, TcpEvent, TcpState};
+use super::state::{ConnHandle, ListenerHandle, Ready, TcpEvent, TcpEvents, TcpState};
 use super::stats::TcpStats;
 use crate::hash::FastMap;
 use crate::timer::TimerWheel;
@@ -453,9 +453,27 @@ impl Tcp {
     }
 
     /// Sends what is pending and runs expired timers.
+    #[inline]
     pub fn poll(&mut self, now: Timestamp, out: &mut dyn SegmentSink) {
+        // Nothing dirty and no timer that `wheel.poll` could return: what the loops below do
+        // then (nothing), without the call.
+        if self.dirty.is_empty() && self.wheel.idle_at(now) {
+            self.now = self.now.max(now);
+            return;
+        }
+        self.poll_work(now, out);
+    }
+
+    /// [`Tcp::poll`] when the dirty list or the wheel may have work.
+    #[inline(never)]
+    fn poll_work(&mut self, now: Timestamp, out: &mut dyn SegmentSink) {
         self.now = self.now.max(now);
-        while let Some((timer, handle)) = self.wheel.poll(now) {
+        // `idle_at`: `wheel.poll` would return `None` and change nothing (checked each turn).
+        while let Some((timer, handle)) = if self.wheel.idle_at(now) {
+            None
+        } else {
+            self.wheel.poll(now)
+        } {
             let Some(conn) = self.conn_mut(handle) else {
                 continue;
             };
@@ -758,6 +776,24 @@ impl Tcp {
 
     /// Drains the event queue into `events` (see [`TcpEvent`]).
     pub fn take_events(&mut self, events: &mut Vec<TcpEvent>) {
+        self.drain_ready(|ready| match ready {
+            Ready::Acceptable(lh) => events.push(TcpEvent::Acceptable(lh)),
+            Ready::Conn(h, set) => events.extend(set.events(h)),
+        });
+    }
+
+    /// Drains the event queue into `ready`: the same events as [`Tcp::take_events`], in the
+    /// same order, but one entry per connection with its events as a set (expanding each
+    /// entry with [`Ready::events`] gives exactly `take_events`'s list).
+    #[inline]
+    pub fn take_ready(&mut self, ready: &mut Vec<Ready>) {
+        self.drain_ready(|r| ready.push(r));
+    }
+
+    /// Walks the event queue in order: a listener with connections waiting, a connection
+    /// still owned by the application with its (non-empty) set of events, which it clears.
+    #[inline]
+    fn drain_ready(&mut self, mut f: impl FnMut(Ready)) {
         if self.event_queue.is_empty() {
             return;
         }
@@ -771,7 +807,7 @@ impl Tcp {
                         .listener(lh)
                         .is_some_and(|l| !l.accept_queue.is_empty())
                     {
-                        events.push(TcpEvent::Acceptable(lh));
+                        f(Ready::Acceptable(lh));
                     }
                 }
                 EventSource::Conn(h) => {
@@ -783,26 +819,11 @@ impl Tcp {
                     if conn.released || !conn.app_owned {
                         continue;
                     }
-                    // The set bits, lowest first: Connected, Readable, Writable, PeerClosed,
-                    // Closed, Reset (ESTABLISHED_PASSIVE is internal and never reported).
-                    let mut bits = bits
-                        & (ev::CONNECTED
-                            | ev::READABLE
-                            | ev::WRITABLE
-                            | ev::PEER_CLOSED
-                            | ev::CLOSED
-                            | ev::RESET);
-                    while bits != 0 {
-                        let bit = bits & bits.wrapping_neg();
-                        bits &= bits - 1;
-                        events.push(match bit {
-                            ev::CONNECTED => TcpEvent::Connected(h),
-                            ev::READABLE => TcpEvent::Readable(h),
-                            ev::WRITABLE => TcpEvent::Writable(h),
-                            ev::PEER_CLOSED => TcpEvent::PeerClosed(h),
-                            ev::CLOSED => TcpEvent::Closed(h),
-                            _ => TcpEvent::Reset(h),
-                        });
+                    // Connected, Readable, Writable, PeerClosed, Closed, Reset
+                    // (ESTABLISHED_PASSIVE is internal and never reported).
+                    let set = TcpEvents::from_bits(bits);
+                    if !set.is_empty() {
+                        f(Ready::Conn(h, set));
                     }
                 }
             }
@@ -812,12 +833,23 @@ impl Tcp {
     }
 }
 
+// The connection's event bits are the public set's.
+const _: () = assert!(
+    TcpEvents::CONNECTED.bits() == ev::CONNECTED
+        && TcpEvents::READABLE.bits() == ev::READABLE
+        && TcpEvents::WRITABLE.bits() == ev::WRITABLE
+        && TcpEvents::PEER_CLOSED.bits() == ev::PEER_CLOSED
+        && TcpEvents::CLOSED.bits() == ev::CLOSED
+        && TcpEvents::RESET.bits() == ev::RESET
+        && TcpEvents::ALL & ev::ESTABLISHED_PASSIVE == 0
+);
+
 /// [`Tcp::settle`] for the common case, in one borrow: a live connection (not CLOSED, so
 /// nothing to free or take out of demultiplexing) that has not just left SYN-RECEIVED (no
 /// accept queue or SYN queue change): at most its events to queue and its timer to move —
 /// exactly what the general path does for it, in the same order. Returns `false`, having
 /// changed nothing, for any other connection.
-#[inline]
+#[inline(always)]
 fn settle_live(
     conn: &mut Conn,
     handle: ConnHandle,

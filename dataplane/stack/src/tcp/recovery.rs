@@ -121,6 +121,7 @@ impl Conn {
 
     /// SND.UNA moved to `ack` (by `newly_acked` bytes, FlightSize `flight_before` before the
     /// ACK): free the send buffer, RTT sample, RTO restart, congestion window growth.
+    #[inline(always)]
     fn on_new_ack(
         &mut self,
         ctx: &mut Ctx<'_>,

@@ -204,6 +204,7 @@ impl RttEstimator {
     /// > alpha=1/8 and beta=1/4."
     ///
     /// Arithmetic is in integer nanoseconds, rounded down.
+    #[inline]
     pub fn on_sample(&mut self, sample: RttSample) {
         let r = nanos(sample.0);
         let (srtt, rttvar) = match self.smoothed {

@@ -223,18 +223,31 @@ impl Tcp {
     /// Reads received data into `buf`. `Ok(0)` means nothing now: [`Tcp::peer_closed`] (or
     /// the state) tells EOF from "nothing yet"; a reset connection gives its error.
     pub fn recv(&mut self, handle: ConnHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
+        self.recv_eof(handle, buf).map(|(n, _)| n)
+    }
+
+    /// [`Tcp::recv`] and then [`Tcp::peer_closed`] in one call (one connection lookup): the
+    /// count read, and whether the peer's FIN has arrived with nothing left unread after
+    /// this read.
+    #[inline]
+    pub fn recv_eof(
+        &mut self,
+        handle: ConnHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, bool), TcpError> {
         let conn = self.owned_mut(handle)?;
         if matches!(conn.state, TcpState::SynSent | TcpState::SynReceived) {
             // Text that came with a SYN waits for ESTABLISHED (RFC 9293 §3.10.7.3).
-            return Ok(0);
+            return Ok((0, conn.fin_received && conn.recv.len() == 0));
         }
         let n = conn.recv.read(buf);
         if n == 0 {
             if let Some(e) = conn.error {
                 return Err(e);
             }
-            return Ok(0);
+            return Ok((0, conn.fin_received && conn.recv.len() == 0));
         }
+        let eof = conn.fin_received && conn.recv.len() == 0;
         // Window update (RFC 9293 §3.8.6.2.2): tell the peer once the window has opened by
         // enough to matter.
         let advertised = conn.rcv_wnd_advertised();
@@ -245,7 +258,7 @@ impl Tcp {
         // the window advertised is at least an MSS and within `threshold` of the capacity,
         // no offer can be an update, and `rcv_window` need not be computed.
         if advertised >= mss && cap.saturating_sub(advertised) < threshold {
-            return Ok(n);
+            return Ok((n, eof));
         }
         let offer = conn.rcv_window();
         if conn.state.is_synchronized()
@@ -255,7 +268,7 @@ impl Tcp {
             conn.ack_now = true;
             self.mark_dirty(handle);
         }
-        Ok(n)
+        Ok((n, eof))
     }
 
     /// Half-close: FIN follows the queued data (RFC 9293 §3.10.4); receiving continues.

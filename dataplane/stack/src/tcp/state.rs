@@ -152,3 +152,100 @@ pub enum TcpEvent {
     /// The connection was reset or timed out; [`Tcp::error`](super::Tcp::error) says why.
     Reset(ConnHandle),
 }
+
+/// A set of a connection's events, as bits: what [`Tcp::take_ready`](super::Tcp::take_ready)
+/// reports for one connection at once (each set bit is one [`TcpEvent`] of
+/// [`Tcp::take_events`](super::Tcp::take_events)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpEvents(u8);
+
+impl TcpEvents {
+    /// [`TcpEvent::Connected`].
+    pub const CONNECTED: TcpEvents = TcpEvents(1);
+    /// [`TcpEvent::Readable`].
+    pub const READABLE: TcpEvents = TcpEvents(2);
+    /// [`TcpEvent::Writable`].
+    pub const WRITABLE: TcpEvents = TcpEvents(4);
+    /// [`TcpEvent::PeerClosed`].
+    pub const PEER_CLOSED: TcpEvents = TcpEvents(8);
+    /// [`TcpEvent::Closed`].
+    pub const CLOSED: TcpEvents = TcpEvents(16);
+    /// [`TcpEvent::Reset`].
+    pub const RESET: TcpEvents = TcpEvents(32);
+    /// Every reportable bit.
+    pub(crate) const ALL: u8 = 63;
+
+    /// The set with these bits (only the reportable ones are kept).
+    pub(crate) const fn from_bits(bits: u8) -> TcpEvents {
+        TcpEvents(bits & Self::ALL)
+    }
+
+    /// The raw bits.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// No event.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Every event of `other` is in the set.
+    pub const fn contains(self, other: TcpEvents) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Some event of `other` is in the set.
+    pub const fn intersects(self, other: TcpEvents) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// The events as [`TcpEvent`]s of `handle`, in [`Tcp::take_events`](super::Tcp::take_events)'s
+    /// order (Connected, Readable, Writable, PeerClosed, Closed, Reset).
+    pub fn events(self, handle: ConnHandle) -> impl Iterator<Item = TcpEvent> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let bit = bits & bits.wrapping_neg();
+            bits &= bits - 1;
+            Some(match TcpEvents(bit) {
+                TcpEvents::CONNECTED => TcpEvent::Connected(handle),
+                TcpEvents::READABLE => TcpEvent::Readable(handle),
+                TcpEvents::WRITABLE => TcpEvent::Writable(handle),
+                TcpEvents::PEER_CLOSED => TcpEvent::PeerClosed(handle),
+                TcpEvents::CLOSED => TcpEvent::Closed(handle),
+                _ => TcpEvent::Reset(handle),
+            })
+        })
+    }
+}
+
+impl std::ops::BitOr for TcpEvents {
+    type Output = TcpEvents;
+    fn bitor(self, rhs: TcpEvents) -> TcpEvents {
+        TcpEvents(self.0 | rhs.0)
+    }
+}
+
+/// One entry of [`Tcp::take_ready`](super::Tcp::take_ready): who has events, in the order
+/// [`Tcp::take_events`](super::Tcp::take_events) would list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ready {
+    /// [`TcpEvent::Acceptable`].
+    Acceptable(ListenerHandle),
+    /// A connection's events, never empty.
+    Conn(ConnHandle, TcpEvents),
+}
+
+impl Ready {
+    /// The entry as [`TcpEvent`]s, in [`Tcp::take_events`](super::Tcp::take_events)'s order.
+    pub fn events(self) -> impl Iterator<Item = TcpEvent> {
+        let (listener, conn) = match self {
+            Ready::Acceptable(l) => (Some(TcpEvent::Acceptable(l)), None),
+            Ready::Conn(h, set) => (None, Some(set.events(h))),
+        };
+        listener.into_iter().chain(conn.into_iter().flatten())
+    }
+}

@@ -280,6 +280,13 @@ impl<T> TimerWheel<T> {
         count
     }
 
+    /// Whether [`Self::poll`]`(now)` would return `None` at once, changing nothing: `now` is
+    /// within the current tick and nothing is pending (the test `poll` starts with).
+    #[inline]
+    pub fn idle_at(&self, now: Timestamp) -> bool {
+        self.per_tick.div_rem(now.as_nanos()).0 <= self.elapsed && self.pending.is_empty()
+    }
+
     /// Returns the next timer to fire by `now`, or `None` once none is left — then the wheel's
     /// current tick is `now`'s. Calling `poll(now)` until `None` fires exactly what
     /// `advance(now, ..)` would, in the same order. Between calls the wheel may be used freely:

@@ -14,14 +14,16 @@ use std::net::Ipv4Addr;
 
 /// Folds a wide one's complement accumulator to 16 bits with end-around carries
 /// (RFC 1071 §2(C)). Never returns 0 for a non-zero input.
+///
+/// Each step adds a value's two halves with the end-around carry in one add: the high half of
+/// `x + x.rotate_right(half)` is `hi + lo` plus the carry out of the low half's `lo + hi`,
+/// which is 1 exactly when `hi + lo` wraps, and then `hi + lo + 1 − 2^half` cannot wrap
+/// again. The result is ≡ `acc` modulo 2^32 − 1 and then 2^16 − 1, and 0 only for 0: the
+/// same value as five shift-and-add folds.
 #[inline]
-fn fold(mut acc: u64) -> u16 {
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+fn fold(acc: u64) -> u16 {
+    let s = (acc.wrapping_add(acc.rotate_right(32)) >> 32) as u32;
+    (s.wrapping_add(s.rotate_right(16)) >> 16) as u16
 }
 
 /// Adds one 8-byte word as two 32-bit halves: at most 2^33 per call, so a `u64` holds the sum
@@ -89,26 +91,32 @@ fn native_sum(data: &[u8]) -> u64 {
     acc
 }
 
-/// [`native_sum`] for inputs up to [`SHORT`] bytes: whole 8-byte words added with the carries
-/// out of bit 63 counted apart (the add-with-carry chain of classic checksum loops, one word
-/// per step), which the compiler does not vectorise: for headers and small segments the
-/// vector loop's set-up and reduction cost more than the words themselves, and for a full
-/// segment it still takes more instructions. The carries out of
-/// bit 63 are worth 2^64 ≡ 1 (mod 2^16 − 1), and the 64-bit total is split into 32-bit
-/// halves, so the result is ≡ [`native_sum`]'s modulo 0xffff, and zero only when `data` is
-/// all zeros, as [`native_sum`]'s: both fold to the same 16-bit sum.
+/// [`native_sum`] for inputs up to [`SHORT`] bytes: whole 8-byte words summed exactly in 128
+/// bits (an add and an add-with-carry per word, the chain of classic checksum loops, two words
+/// per step), which the compiler does not vectorise: for headers and small segments the vector
+/// loop's set-up and reduction cost more than the words themselves, and for a full segment it
+/// still takes more instructions. The part above bit 63 (below 2^8: at most 256 words) is worth
+/// 2^64 ≡ 1 (mod 2^16 − 1), and the low 64 bits are split into 32-bit halves, so the result
+/// is ≡ [`native_sum`]'s modulo 0xffff, and zero only when `data` is all zeros, as
+/// [`native_sum`]'s: both fold to the same 16-bit sum.
 #[inline]
 fn native_sum_short(data: &[u8]) -> u64 {
-    let mut total: u64 = 0;
-    let mut carries: u64 = 0;
-    let mut words = data.chunks_exact(8);
-    for w in &mut words {
-        let (t, c) = total.overflowing_add(w.try_into().map_or(0, u64::from_ne_bytes));
-        total = t;
-        carries += u64::from(c);
+    // The exact sum of the 8-byte words in 128 bits (an add and an add-with-carry per word;
+    // at most 256 words, so the high half stays below 2^8), two words per step.
+    let mut total: u128 = 0;
+    let mut pairs = data.chunks_exact(16);
+    for p in &mut pairs {
+        let (a, b) = p.split_at(8);
+        total += u128::from(a.try_into().map_or(0, u64::from_ne_bytes));
+        total += u128::from(b.try_into().map_or(0, u64::from_ne_bytes));
     }
-    let mut rest = words.remainder();
-    let mut acc = (total & 0xffff_ffff) + (total >> 32) + carries;
+    let mut rest = pairs.remainder();
+    if let Some((w, after)) = rest.split_first_chunk::<8>() {
+        total += u128::from(u64::from_ne_bytes(*w));
+        rest = after;
+    }
+    let (low, high) = (total as u64, (total >> 64) as u64);
+    let mut acc = (low & 0xffff_ffff) + (low >> 32) + high;
     if let Some((w, after)) = rest.split_first_chunk::<4>() {
         acc += u64::from(u32::from_ne_bytes(*w));
         rest = after;
@@ -253,6 +261,58 @@ mod tests {
                 let data = &backing[offset..offset + len];
                 assert_eq!(sum(data), reference_sum(data), "offset {offset} len {len}");
             }
+        }
+    }
+
+    /// The most carries (every byte 0xff) and none (all zeros, which must stay 0x0000 rather
+    /// than 0xffff), at every length the short sum takes and a little beyond.
+    #[test]
+    fn saturated_and_zero_data() {
+        let ones = vec![0xffu8; SHORT + 64];
+        let zeros = vec![0u8; SHORT + 64];
+        for len in 0..=ones.len() {
+            assert_eq!(
+                sum(&ones[..len]),
+                reference_sum(&ones[..len]),
+                "0xff len {len}"
+            );
+            assert_eq!(
+                sum(&zeros[..len]),
+                reference_sum(&zeros[..len]),
+                "zero len {len}"
+            );
+        }
+    }
+
+    /// `fold` against plain shift-and-add folding, at the edges and at random.
+    #[test]
+    fn fold_matches_shift_and_add() {
+        fn slow(mut acc: u64) -> u16 {
+            while acc > 0xffff {
+                acc = (acc & 0xffff) + (acc >> 16);
+            }
+            acc as u16
+        }
+        let mut rng = fastrand::Rng::with_seed(5);
+        let edges = [
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0xffff_ffff_0000_0001,
+            0x8000_0000_8000_0000,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for acc in edges.into_iter().chain((0..100_000).map(|_| rng.u64(..))) {
+            assert_eq!(fold(acc), slow(acc), "{acc:#x}");
+        }
+        for hi in 0..=0x1_ffffu64 {
+            let acc = (hi << 16) | 0xffff;
+            assert_eq!(fold(acc), slow(acc), "{acc:#x}");
         }
     }
 

@@ -168,6 +168,7 @@ impl Cubic {
 }
 
 impl CongestionControl for Cubic {
+    #[inline]
     fn on_ack(
         &mut self,
         now: Timestamp,

@@ -166,6 +166,7 @@ macro_rules! delegate {
 }
 
 impl CongestionControl for CongestionController {
+    #[inline]
     fn on_ack(
         &mut self,
         now: Timestamp,
