@@ -9,7 +9,7 @@
 //! - The state machine, split by concern: `conn` (the TCB and segment building), `input`
 //!   (segment arrival, §3.10.7), `output` (transmission), `recovery` (ACK processing and how
 //!   the sender drives [`sack`], [`congestion`] and [`rtt`] through loss recovery), `timers`,
-//!   `send`/`recv` (buffers and reassembly), `listen` (listeners, SYN queue, RST for closed
+//!   `send`/`recv` (buffers and reassembly, over the byte ring `ring`), `listen` (listeners, SYN queue, RST for closed
 //!   ports), `options` (ISN, window scale), `socket` (the API), `stats`, `state`.
 
 pub mod congestion;
@@ -26,6 +26,7 @@ mod options;
 mod output;
 mod recovery;
 mod recv;
+mod ring;
 mod send;
 mod socket;
 mod state;

@@ -6,8 +6,7 @@
 //! `[RCV.NXT, RCV.NXT + free())`, and the out-of-order ranges are capped in count, so a peer
 //! cannot make us hold more than `capacity` bytes in at most `max_ranges` allocations.
 
-use std::collections::VecDeque;
-
+use super::ring::ByteRing;
 use super::seq::{SeqNum, SeqRange};
 
 /// One run of contiguous out-of-order bytes.
@@ -41,8 +40,8 @@ pub(crate) struct Inserted {
 /// In-order and out-of-order received data.
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    data: VecDeque<u8>,
-    capacity: usize,
+    /// In-order data, at most `capacity` bytes.
+    data: ByteRing,
     ooo: Vec<OooRange>,
     max_ranges: usize,
     stamp: u64,
@@ -51,26 +50,28 @@ pub(crate) struct RecvBuffer {
 impl RecvBuffer {
     pub(crate) fn new(capacity: usize, max_ranges: usize) -> RecvBuffer {
         RecvBuffer {
-            data: VecDeque::new(),
-            capacity,
+            data: ByteRing::new(capacity),
             ooo: Vec::new(),
             max_ranges: max_ranges.max(1),
             stamp: 0,
         }
     }
 
+    #[inline]
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.data.limit()
     }
 
     /// Bytes readable in order.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.data.len()
     }
 
     /// Space from RCV.NXT on that may hold data: the receive window we can offer.
+    #[inline]
     pub(crate) fn free(&self) -> usize {
-        self.capacity.saturating_sub(self.data.len())
+        self.data.free()
     }
 
     /// Bytes held in all: readable plus out-of-order (never more than `capacity`).
@@ -86,25 +87,7 @@ impl RecvBuffer {
     /// Copies readable data into `buf`; returns how much.
     #[inline]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.data.len());
-        if n == 0 {
-            return 0;
-        }
-        // Two `memcpy`s (the ring's halves), then an O(1) drain of the front: iterating the
-        // drain instead would copy byte by byte.
-        let (a, b) = self.data.as_slices();
-        let first = n.min(a.len());
-        buf[..first].copy_from_slice(&a[..first]);
-        if first < n {
-            buf[first..n].copy_from_slice(&b[..n - first]);
-        }
-        if n == self.data.len() {
-            // Everything read (the usual case): the same empty buffer, without a drain.
-            self.data.clear();
-        } else {
-            self.data.drain(..n);
-        }
-        n
+        self.data.read(buf)
     }
 
     /// Stores `payload` (already trimmed to the window) at `seq`, given `rcv_nxt`.
@@ -115,8 +98,7 @@ impl RecvBuffer {
             return result;
         }
         if seq == rcv_nxt {
-            let n = payload.len().min(self.free());
-            self.data.extend(&payload[..n]);
+            let n = self.data.push(payload);
             result.advanced = n;
             let mut next = rcv_nxt + n;
             // Pull in out-of-order ranges the new data reaches.
@@ -128,8 +110,7 @@ impl RecvBuffer {
                 let overlap = gap.unsigned_abs() as usize;
                 let range = self.ooo.remove(0);
                 if let Some(rest) = range.data.get(overlap..) {
-                    let n = rest.len().min(self.free());
-                    self.data.extend(&rest[..n]);
+                    let n = self.data.push(rest);
                     result.advanced += n;
                     next += n;
                 }

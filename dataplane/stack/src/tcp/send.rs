@@ -2,16 +2,15 @@
 //! kept for retransmission, then data not sent yet (RFC 9293 §3.8.1: "the data must be kept
 //! until it is acknowledged").
 
-use std::collections::VecDeque;
-
+use super::ring::ByteRing;
 use super::seq::SeqNum;
 
 /// Bytes queued by the application, starting at sequence number [`SendBuffer::start`].
 #[derive(Debug)]
 pub(crate) struct SendBuffer {
-    data: VecDeque<u8>,
-    capacity: usize,
-    /// Sequence number of `data[0]`.
+    /// At most `capacity` bytes.
+    data: ByteRing,
+    /// Sequence number of the first byte of `data`.
     start: SeqNum,
 }
 
@@ -20,48 +19,43 @@ impl SendBuffer {
     /// Memory grows with use, up to `capacity`.
     pub(crate) fn new(capacity: usize, start: SeqNum) -> SendBuffer {
         SendBuffer {
-            data: VecDeque::new(),
-            capacity,
+            data: ByteRing::new(capacity),
             start,
         }
     }
 
     /// Sequence number just after the last byte held.
+    #[inline]
     pub(crate) fn end(&self) -> SeqNum {
         self.start + self.data.len()
     }
 
     /// Bytes held.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.data.len()
     }
 
     /// Free space.
+    #[inline]
     pub(crate) fn free(&self) -> usize {
-        self.capacity.saturating_sub(self.data.len())
+        self.data.free()
     }
 
     /// Copies as much of `bytes` as fits; returns how much.
+    #[inline]
     pub(crate) fn write(&mut self, bytes: &[u8]) -> usize {
-        let n = bytes.len().min(self.free());
-        // A slice extends the ring with (at most two) `memcpy`s; `iter().take(n)` would not.
-        self.data.extend(&bytes[..n]);
-        n
+        self.data.push(bytes)
     }
 
     /// Drops the bytes before `ack` (acknowledged); returns how many were dropped.
+    #[inline]
     pub(crate) fn ack_to(&mut self, ack: SeqNum) -> usize {
         if ack.le(self.start) {
             return 0;
         }
         let n = (ack.distance_from(self.start) as usize).min(self.data.len());
-        if n == self.data.len() {
-            // Everything acknowledged (the usual case between requests): the same empty
-            // buffer, without a drain.
-            self.data.clear();
-        } else {
-            self.data.drain(..n);
-        }
+        self.data.consume(n);
         self.start += n;
         n
     }
@@ -74,28 +68,16 @@ impl SendBuffer {
     }
 
     /// The bytes `[seq, seq + len)` (clamped to what is held) as the ring's two halves.
+    #[inline]
     pub(crate) fn slice(&self, seq: SeqNum, len: usize) -> [&[u8]; 2] {
         if seq.lt(self.start) {
             return [&[], &[]];
         }
-        let offset = seq.distance_from(self.start) as usize;
-        if offset >= self.data.len() {
-            return [&[], &[]];
-        }
-        let len = len.min(self.data.len() - offset);
-        let (a, b) = self.data.as_slices();
-        if offset < a.len() {
-            let first_end = a.len().min(offset + len);
-            let first = a.get(offset..first_end).unwrap_or(&[]);
-            let second = b.get(..len - first.len()).unwrap_or(&[]);
-            [first, second]
-        } else {
-            let off = offset - a.len();
-            [b.get(off..off + len).unwrap_or(&[]), &[]]
-        }
+        self.data.range(seq.distance_from(self.start) as usize, len)
     }
 
     /// Bytes held from `seq` on.
+    #[inline]
     pub(crate) fn available_from(&self, seq: SeqNum) -> usize {
         if seq.lt(self.start) {
             return self.data.len();
@@ -126,5 +108,24 @@ mod tests {
         assert_eq!(b.available_from(SeqNum(3)), 4);
         assert_eq!(b.ack_to(SeqNum(1000)), 8);
         assert_eq!(b.len(), 0);
+    }
+
+    #[test]
+    fn partial_acks_across_the_wrap() {
+        let mut b = SendBuffer::new(6, SeqNum(100));
+        assert_eq!(b.write(b"abcdef"), 6);
+        assert_eq!(b.ack_to(SeqNum(99)), 0); // old ACK
+        assert_eq!(b.ack_to(SeqNum(104)), 4);
+        assert_eq!(b.write(b"ghij"), 4); // wraps
+        assert_eq!(b.slice(SeqNum(104), 6), [&b"ef"[..], &b"ghij"[..]]);
+        assert_eq!(b.slice(SeqNum(103), 6), [&[] as &[u8], &[]]); // before SND.UNA
+        assert_eq!(b.ack_to(SeqNum(107)), 3);
+        assert_eq!(b.slice(SeqNum(107), 6), [&b"hij"[..], &[]]);
+        assert_eq!(b.end(), SeqNum(110));
+        assert_eq!(b.free(), 3);
+        assert_eq!(b.ack_to(SeqNum(110)), 3);
+        assert_eq!(b.slice(SeqNum(110), 6), [&[] as &[u8], &[]]);
+        b.set_start(SeqNum(5));
+        assert_eq!(b.end(), SeqNum(5));
     }
 }

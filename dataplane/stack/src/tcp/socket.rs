@@ -200,6 +200,7 @@ impl Tcp {
 
     /// Copies as much of `data` as fits into the send buffer; never blocks. A short count
     /// arms a [`TcpEvent::Writable`](super::TcpEvent::Writable) for when space frees up.
+    #[inline]
     pub fn send(&mut self, handle: ConnHandle, data: &[u8]) -> Result<usize, TcpError> {
         let conn = self.owned_mut(handle)?;
         if let Some(e) = conn.error {
