@@ -53,21 +53,30 @@ impl SeqNum {
 
     /// `self < other` modulo 2^32 (RFC 9293 §3.4: "The symbol "=<" means "less than or equal"
     /// (modulo 2^32)").
+    ///
+    /// That is `other - self` (wrapping) in `1..2^31`: `self.diff(other)` negative but not
+    /// `i32::MIN`. Written as one unsigned comparison, `(other - self) - 1 < 2^31 - 1` (the
+    /// subtraction of 1 sends 0 to `u32::MAX`), as this is on every segment's path.
+    #[inline]
     pub const fn lt(self, other: SeqNum) -> bool {
-        self.diff(other) < 0 && self.diff(other) != i32::MIN
+        other.0.wrapping_sub(self.0).wrapping_sub(1) < 0x7fff_ffff
     }
 
-    /// `self <= other` modulo 2^32.
+    /// `self <= other` modulo 2^32: equal, or [`SeqNum::lt`]; that is `other - self`
+    /// (wrapping) in `0..2^31`, one unsigned comparison.
+    #[inline]
     pub const fn le(self, other: SeqNum) -> bool {
-        self.0 == other.0 || self.lt(other)
+        other.0.wrapping_sub(self.0) < 0x8000_0000
     }
 
     /// `self > other` modulo 2^32.
+    #[inline]
     pub const fn gt(self, other: SeqNum) -> bool {
         other.lt(self)
     }
 
     /// `self >= other` modulo 2^32.
+    #[inline]
     pub const fn ge(self, other: SeqNum) -> bool {
         other.le(self)
     }
@@ -306,7 +315,43 @@ mod tests {
         assert_eq!(r.to_string(), "[4294967294, 2)");
     }
 
+    /// The one-comparison `lt`/`le` against their definitions (RFC 1982 signed difference),
+    /// at the boundaries and around them.
+    #[test]
+    fn lt_le_match_the_signed_difference() {
+        fn lt_def(a: SeqNum, b: SeqNum) -> bool {
+            a.diff(b) < 0 && a.diff(b) != i32::MIN
+        }
+        let edges = [
+            0u32,
+            1,
+            2,
+            0x7fff_fffe,
+            0x7fff_ffff,
+            0x8000_0000,
+            0x8000_0001,
+            0x8000_0002,
+        ];
+        let edges = edges.iter().flat_map(|&e| [e, e.wrapping_neg()]);
+        for base in [0u32, 1, 0x7fff_ffff, 0x8000_0000, u32::MAX, 0x1234_5678] {
+            for d in edges.clone() {
+                let (a, b) = (SeqNum(base), SeqNum(base.wrapping_add(d)));
+                assert_eq!(a.lt(b), lt_def(a, b), "{a} < {b}");
+                assert_eq!(a.le(b), a == b || lt_def(a, b), "{a} <= {b}");
+                assert_eq!(b.lt(a), lt_def(b, a), "{b} < {a}");
+                assert_eq!(b.le(a), a == b || lt_def(b, a), "{b} <= {a}");
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn lt_le_match_definition(a: u32, b: u32) {
+            let (a, b) = (SeqNum(a), SeqNum(b));
+            prop_assert_eq!(a.lt(b), a.diff(b) < 0 && a.diff(b) != i32::MIN);
+            prop_assert_eq!(a.le(b), a == b || (a.diff(b) < 0 && a.diff(b) != i32::MIN));
+        }
+
         #[test]
         fn order_is_consistent(a: u32, d in 1u32..(1 << 31)) {
             let a = SeqNum(a);
