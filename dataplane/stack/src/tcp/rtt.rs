@@ -67,15 +67,18 @@ impl SendTime {
         if self.retransmitted {
             None
         } else {
-            Some(RttSample(now.saturating_duration_since(self.at)))
+            Some(RttSample(now.as_nanos().saturating_sub(self.at.as_nanos())))
         }
     }
 }
 
 /// One valid round-trip time measurement. Constructible only through [`SendTime::rtt_sample`]
 /// (Karn's rule) or [`RttSample::from_timestamp_echo`] (RFC 7323).
+///
+/// Held in nanoseconds: it is always the difference of two [`Timestamp`]s, so it fits, and the
+/// estimator computes in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RttSample(Duration);
+pub struct RttSample(u64);
 
 impl RttSample {
     /// A sample from the timestamps option (RFC 7323 §4.1): `echoed_send_time` is the local time
@@ -84,12 +87,12 @@ impl RttSample {
     /// Only take a sample from an ACK that acknowledges new data (RFC 7323 §4.1): an ACK that
     /// advances nothing may echo an old TSval (a delayed or duplicate ACK) and would overestimate.
     pub fn from_timestamp_echo(echoed_send_time: Timestamp, now: Timestamp) -> RttSample {
-        RttSample(now.saturating_duration_since(echoed_send_time))
+        RttSample(now.as_nanos().saturating_sub(echoed_send_time.as_nanos()))
     }
 
     /// The measured round-trip time.
     pub const fn rtt(&self) -> Duration {
-        self.0
+        Duration::from_nanos(self.0)
     }
 }
 
@@ -150,8 +153,9 @@ pub struct RttEstimator {
     base_rto: u64,
     /// Number of consecutive timer backoffs since the last valid sample.
     backoffs: u32,
-    latest: Option<Duration>,
-    min_rtt: Option<Duration>,
+    /// The latest and the smallest sample, in nanoseconds.
+    latest: Option<u64>,
+    min_rtt: Option<u64>,
 }
 
 impl Default for RttEstimator {
@@ -206,7 +210,7 @@ impl RttEstimator {
     /// Arithmetic is in integer nanoseconds, rounded down.
     #[inline]
     pub fn on_sample(&mut self, sample: RttSample) {
-        let r = nanos(sample.0);
+        let r = sample.0;
         let (srtt, rttvar) = match self.smoothed {
             None => (r, r / 2),
             Some((srtt, rttvar)) => {
@@ -302,12 +306,12 @@ impl RttEstimator {
 
     /// The latest sample.
     pub fn latest_rtt(&self) -> Option<Duration> {
-        self.latest
+        self.latest.map(Duration::from_nanos)
     }
 
     /// The smallest sample seen on the connection.
     pub fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt
+        self.min_rtt.map(Duration::from_nanos)
     }
 }
 
@@ -322,7 +326,7 @@ mod tests {
     fn sample(rtt: Duration) -> RttSample {
         SendTime::first_transmission(Timestamp::from_millis(1_000))
             .rtt_sample(Timestamp::from_millis(1_000) + rtt)
-            .unwrap_or(RttSample(Duration::ZERO))
+            .unwrap_or(RttSample(0))
     }
 
     #[test]
