@@ -133,6 +133,12 @@ impl Conn {
                 break;
             }
             sent = true;
+            if all_queued && self.rto_recover.is_none() {
+                // Everything queued went out: SND.NXT is now at (or, with a FIN, past) the
+                // buffer's end, so the next turn would find nothing available, and
+                // `skip_sacked` does nothing without an RTO recovery: it would only break.
+                break;
+            }
         }
         sent
     }
