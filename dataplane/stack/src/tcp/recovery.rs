@@ -153,10 +153,10 @@ impl Conn {
             }
         }
         // RFC 5681 §3.1 growth (the controller holds it during recovery).
-        self.cc.on_ack(
+        self.cc.on_ack_nanos(
             ctx.now,
             newly_acked as usize,
-            self.rtt.srtt(),
+            self.rtt.srtt_nanos(),
             flight_before,
         );
         if freed > 0 && self.want_writable && self.send.free() > 0 {
