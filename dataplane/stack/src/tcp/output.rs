@@ -21,8 +21,47 @@ impl Conn {
         self.transmit_any(ctx);
     }
 
-    /// [`Conn::transmit`] for any connection.
+    /// [`Conn::transmit`] for a connection with something to send (or an ACK owed): the
+    /// common case — ESTABLISHED or CLOSE-WAIT with no abort, FIN, queued retransmission, loss
+    /// recovery or go-back-N after a timeout ([`Conn::plain_transmit`]) — on a short path:
+    /// new data, else the ACK owed, then the timers; everything else in
+    /// [`Conn::transmit_other`].
+    #[inline]
     fn transmit_any(&mut self, ctx: &mut Ctx<'_>) {
+        if ctx.config.header_prediction && self.plain_transmit() {
+            // What `transmit_other` does here, with the steps that cannot apply left out:
+            // no abort (`abort_pending` clear); a synchronized state, so no handshake segment;
+            // `transmit_recovery` sends nothing (no `rxt_pending`, not in recovery: RFC 6675 §5
+            // sends only in recovery) and `send_new` runs (not in recovery); no FIN (no
+            // `fin_queued`, so `fin_seq` is `None`).
+            let mss = self.eff_mss();
+            let sent = self.send_new(ctx, mss);
+            if !sent && (self.ack_now || self.ack_at_poll) {
+                self.send_ack(ctx);
+            }
+            self.arm_timers(ctx);
+            return;
+        }
+        self.transmit_other(ctx);
+    }
+
+    /// Whether [`Conn::transmit_any`] may take its short path (see there). `rto_recover` is
+    /// not needed for the equivalence (`send_new` handles it) but keeps the go-back-N after
+    /// a timeout, which `skip_sacked` (RFC 6675 §5.1) steers, on the general path.
+    #[inline]
+    fn plain_transmit(&self) -> bool {
+        matches!(self.state, TcpState::Established | TcpState::CloseWait)
+            && !self.abort_pending
+            && !self.fin_queued
+            && self.rxt_pending.is_none()
+            && !self.scoreboard.in_recovery()
+            && self.rto_recover.is_none()
+    }
+
+    /// [`Conn::transmit`] for any connection: aborts, the handshake, TIME-WAIT, loss recovery,
+    /// FIN, and the rest.
+    #[inline(never)]
+    fn transmit_other(&mut self, ctx: &mut Ctx<'_>) {
         if self.abort_pending {
             self.abort_pending = false;
             if self.state.is_synchronized() || self.state == TcpState::SynReceived {
