@@ -137,6 +137,7 @@ impl Conn {
     }
 
     /// Data from SND.NXT within the usable window (RFC 9293 §3.8.6.2.1).
+    #[inline(always)]
     fn send_new(&mut self, ctx: &mut Ctx<'_>, mss: u32) -> bool {
         let mut sent = false;
         for _ in 0..4096 {
