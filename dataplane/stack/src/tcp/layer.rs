@@ -177,7 +177,8 @@ pub struct TcpConfig {
     /// Tick of the timer wheel.
     pub timer_tick: Duration,
     /// Header prediction (the established-state fast path of `Conn::on_segment`), the
-    /// plain cumulative ACK path of `Conn::process_ack` and the short transmit path of
+    /// plain cumulative ACK and acknowledges-nothing-new paths of `Conn::process_ack`, the
+    /// short transmit path of
     /// `Conn::transmit_any`; on by default. Turning it off
     /// changes no behaviour, only the cost: tests run both ways and compare.
     #[doc(hidden)]
