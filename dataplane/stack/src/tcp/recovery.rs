@@ -209,7 +209,8 @@ impl Conn {
 
     /// The send window update of RFC 9293 §3.10.7.4 (fifth step) for `SEG.SEQ = seq`,
     /// `SEG.ACK = ack` and the scaled `window`.
-    fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
+    #[inline]
+    pub(crate) fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
         // Window update (RFC 9293 §3.10.7.4 fifth step, ESTABLISHED): "If SND.UNA =< SEG.ACK =<
         // SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =
         // SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND".
