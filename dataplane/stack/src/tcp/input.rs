@@ -54,8 +54,9 @@ impl Conn {
     /// - Fifth, the ACK: SND.UNA =< SEG.ACK =< SND.MAX lies inside RFC 5961 §5.2's acceptable
     ///   range (SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT), so no challenge ACK; then the
     ///   same TS.Recent update (RFC 7323 §4.3 (2)) and the same `process_ack` (for data that
-    ///   acknowledges nothing new outside recovery, the window update it reduces to). The state stays
-    ///   ESTABLISHED (`process_ack` changes no state), so no FIN-WAIT/CLOSING/LAST-ACK move.
+    ///   acknowledges nothing new outside recovery, the window update it reduces to). The
+    ///   state stays ESTABLISHED (`process_ack` changes no state), so no FIN-WAIT/CLOSING/
+    ///   LAST-ACK move.
     /// - Seventh, the text: ESTABLISHED can receive data; a released connection (data for a
     ///   closed application answered with RST) is not taken here; otherwise the same
     ///   `accept_text`, which trims to the buffer and handles reassembly and delayed ACKs.

@@ -242,6 +242,7 @@ impl Conn {
 
     /// RFC 6298 (5.1): the retransmission timer runs while data is outstanding; the persist
     /// timer (RFC 9293 §3.8.6.1) while the peer's window is zero and data waits.
+    #[inline(always)]
     fn arm_timers(&mut self, ctx: &Ctx<'_>) {
         let waiting = self.send.available_from(self.snd_nxt) > 0
             || self.fin_seq().is_some_and(|f| self.snd_nxt.le(f));
