@@ -24,7 +24,7 @@ use crate::wire::{SackBlocks, TcpFlags, TcpRepr};
 impl Conn {
     /// The fifth step for an acceptable ACK in a synchronized state: SND.UNA, RTT, congestion
     /// control, duplicate ACKs and loss recovery, and the send window (RFC 9293 §3.10.7.4).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn process_ack(
         &mut self,
         ctx: &mut Ctx<'_>,
