@@ -106,6 +106,11 @@ pub(crate) struct Conn {
     pub rcv_adv: SeqNum,
     /// Our shift (RFC 7323 Rcv.Wind.Shift).
     pub rcv_wscale: u8,
+    /// The parts of [`Conn::rcv_window`] that depend only on `rcv_wscale`, `snd_mss` and the
+    /// receive buffer's capacity, which change only in [`Conn::new`] and [`Conn::negotiate`]
+    /// (both recompute them through [`RcvLimits::of`]): the offer's largest value and its SWS
+    /// threshold. `rcv_window` checks them against a recomputation in debug builds.
+    pub rcv_limits: RcvLimits,
     pub recv: RecvBuffer,
     pub fin_received: bool,
     /// A FIN seen beyond a hole: its sequence number.
@@ -171,6 +176,28 @@ pub(crate) struct Conn {
     pub dirty: bool,
 }
 
+/// See [`Conn::rcv_limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RcvLimits {
+    /// The largest window we can offer: the receive buffer's capacity, capped by what a 16-bit
+    /// field can say with our shift (RFC 7323 §2.3).
+    pub cap: u32,
+    /// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): the right edge moves only by at least
+    /// min(buffer/2, MSS) (and at least 1).
+    pub threshold: u32,
+}
+
+impl RcvLimits {
+    /// The limits for shift `rcv_wscale`, send MSS `snd_mss` and a receive buffer of `capacity`
+    /// bytes.
+    pub(crate) fn of(rcv_wscale: u8, snd_mss: u16, capacity: usize) -> RcvLimits {
+        let max = u32::from(u16::MAX) << rcv_wscale;
+        let cap = u32::try_from(capacity).unwrap_or(u32::MAX).min(max);
+        let threshold = (cap / 2).min(u32::from(snd_mss)).max(1);
+        RcvLimits { cap, threshold }
+    }
+}
+
 impl Conn {
     /// A connection with ISS `iss`, not yet in any list.
     pub(crate) fn new(
@@ -186,6 +213,9 @@ impl Conn {
         } else {
             0
         };
+        let snd_mss = DEFAULT_MSS.min(config.mss);
+        let recv = RecvBuffer::new(config.recv_buffer, config.max_ooo_ranges);
+        let rcv_limits = RcvLimits::of(rcv_wscale, snd_mss, recv.capacity());
         Conn {
             state,
             local,
@@ -205,14 +235,15 @@ impl Conn {
             snd_wl1: SeqNum(0),
             snd_wl2: iss,
             snd_wscale: 0,
-            snd_mss: DEFAULT_MSS.min(config.mss),
+            snd_mss,
             send: SendBuffer::new(config.send_buffer, iss + 1u32),
             fin_queued: false,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             rcv_wscale,
-            recv: RecvBuffer::new(config.recv_buffer, config.max_ooo_ranges),
+            rcv_limits,
+            recv,
             fin_received: false,
             ooo_fin: None,
             ws_on: config.window_scaling,
@@ -277,19 +308,25 @@ impl Conn {
     /// The receive window to offer, in bytes, with receiver SWS avoidance (RFC 9293
     /// §3.8.6.2.2): the right edge moves only when it can move by min(buffer/2, MSS); it never
     /// moves left (RFC 9293 §3.8.6 "shrinking the window" is discouraged).
+    #[inline]
     pub(crate) fn rcv_window(&self) -> u32 {
-        // The most a 16-bit field can say with our shift (RFC 7323 §2.3).
-        let max = u32::from(u16::MAX) << self.rcv_wscale;
-        let free = u32::try_from(self.recv.free()).unwrap_or(u32::MAX).min(max);
+        // The limits that depend only on the shift, the MSS and the buffer's capacity were
+        // computed when those last changed.
+        debug_assert_eq!(
+            self.rcv_limits,
+            RcvLimits::of(self.rcv_wscale, self.snd_mss, self.recv.capacity()),
+            "rcv_limits out of date"
+        );
+        let RcvLimits { cap, threshold } = self.rcv_limits;
+        // Free space, capped by what a 16-bit field can say with our shift (RFC 7323 §2.3): free
+        // space is at most the capacity, so capping it by `cap` (capacity capped by that
+        // maximum) is the same as capping it by the maximum.
+        let free = u32::try_from(self.recv.free()).unwrap_or(u32::MAX).min(cap);
         let current = if self.rcv_adv.gt(self.rcv_nxt) {
             self.rcv_adv.distance_from(self.rcv_nxt)
         } else {
             0
         };
-        let cap = u32::try_from(self.recv.capacity())
-            .unwrap_or(u32::MAX)
-            .min(max);
-        let threshold = (cap / 2).min(u32::from(self.snd_mss)).max(1);
         if free >= current.saturating_add(threshold) || free == cap {
             free
         } else {
@@ -347,6 +384,7 @@ impl Conn {
     /// The flags, acknowledgment and window field of a segment we send with `flags`: every
     /// segment but the first SYN carries ACK. Records what the segment acknowledges and
     /// advertises.
+    #[inline(always)]
     fn ack_fields(&mut self, mut flags: TcpFlags) -> (TcpFlags, u32, u16) {
         let syn = flags.contains(TcpFlags::SYN);
         if self.state != TcpState::SynSent || !syn {
@@ -548,6 +586,8 @@ impl Conn {
         let mss = self.eff_mss() as usize;
         self.cc.set_mss(mss);
         self.scoreboard.set_mss(mss);
+        // `snd_mss` and `rcv_wscale` changed.
+        self.rcv_limits = RcvLimits::of(self.rcv_wscale, self.snd_mss, self.recv.capacity());
     }
 
     /// Queues FIN after the data (RFC 9293 §3.10.4 CLOSE, or a half-close).

@@ -53,8 +53,10 @@ impl Conn {
     ///   and sixth (URG) steps do nothing in either path.
     /// - Fifth, the ACK: SND.UNA =< SEG.ACK =< SND.MAX lies inside RFC 5961 §5.2's acceptable
     ///   range (SND.UNA − MAX.SND.WND =< SEG.ACK =< SND.NXT), so no challenge ACK; then the
-    ///   same TS.Recent update (RFC 7323 §4.3 (2)) and the same `process_ack`. The state stays
-    ///   ESTABLISHED (`process_ack` changes no state), so no FIN-WAIT/CLOSING/LAST-ACK move.
+    ///   same TS.Recent update (RFC 7323 §4.3 (2)) and the same `process_ack` (for data that
+    ///   acknowledges nothing new outside recovery, the window update it reduces to). The
+    ///   state stays ESTABLISHED (`process_ack` changes no state), so no FIN-WAIT/CLOSING/
+    ///   LAST-ACK move.
     /// - Seventh, the text: ESTABLISHED can receive data; a released connection (data for a
     ///   closed application answered with RST) is not taken here; otherwise the same
     ///   `accept_text`, which trims to the buffer and handles reassembly and delayed ACKs.
@@ -94,7 +96,19 @@ impl Conn {
             self.ts_recent = tsval;
             self.ts_recent_at = ctx.now;
         }
-        self.process_ack(ctx, repr, payload.len(), ack);
+        // (SEG.ACK = SND.UNA first: it fails at once for the usual ACK of new data.)
+        if ack == self.snd_una
+            && !payload.is_empty()
+            && self.scoreboard.acks_nothing_outside_recovery(ack)
+        {
+            // Data that acknowledges nothing new, outside recovery, without SACK blocks (checked
+            // above): `process_ack` would take its acknowledges-nothing-new case (a segment
+            // with data is no RFC 5681 §2 duplicate, by (b)) and only update the send window.
+            let window = u32::from(repr.window) << self.snd_wscale;
+            self.update_send_window(seq, ack, window);
+        } else {
+            self.process_ack(ctx, repr, payload.len(), ack);
+        }
         if !payload.is_empty() {
             self.accept_text(ctx, seq, payload, false);
         }

@@ -176,9 +176,10 @@ pub struct TcpConfig {
     pub ephemeral_ports: (u16, u16),
     /// Tick of the timer wheel.
     pub timer_tick: Duration,
-    /// Header prediction (the established-state fast path of `Conn::on_segment`) and the
-    /// plain cumulative ACK path of `Conn::process_ack`; on by default. Turning it off
-    /// changes no behaviour, only the cost: tests run both ways and compare.
+    /// Header prediction (the established-state fast path of `Conn::on_segment`), the plain
+    /// cumulative ACK and acknowledges-nothing-new paths of `Conn::process_ack`, and the short
+    /// transmit path of `Conn::transmit_any`; on by default. Turning it off changes no
+    /// behaviour, only the cost: tests run both ways and compare.
     #[doc(hidden)]
     pub header_prediction: bool,
 }

@@ -21,8 +21,47 @@ impl Conn {
         self.transmit_any(ctx);
     }
 
-    /// [`Conn::transmit`] for any connection.
+    /// [`Conn::transmit`] for a connection with something to send (or an ACK owed): the
+    /// common case — ESTABLISHED or CLOSE-WAIT with no abort, FIN, queued retransmission, loss
+    /// recovery or go-back-N after a timeout ([`Conn::plain_transmit`]) — on a short path:
+    /// new data, else the ACK owed, then the timers; everything else in
+    /// [`Conn::transmit_other`].
+    #[inline]
     fn transmit_any(&mut self, ctx: &mut Ctx<'_>) {
+        if ctx.config.header_prediction && self.plain_transmit() {
+            // What `transmit_other` does here, with the steps that cannot apply left out:
+            // no abort (`abort_pending` clear); a synchronized state, so no handshake segment;
+            // `transmit_recovery` sends nothing (no `rxt_pending`, not in recovery: RFC 6675 §5
+            // sends only in recovery) and `send_new` runs (not in recovery); no FIN (no
+            // `fin_queued`, so `fin_seq` is `None`).
+            let mss = self.eff_mss();
+            let sent = self.send_new(ctx, mss);
+            if !sent && (self.ack_now || self.ack_at_poll) {
+                self.send_ack(ctx);
+            }
+            self.arm_timers(ctx);
+            return;
+        }
+        self.transmit_other(ctx);
+    }
+
+    /// Whether [`Conn::transmit_any`] may take its short path (see there). `rto_recover` is
+    /// not needed for the equivalence (`send_new` handles it) but keeps the go-back-N after
+    /// a timeout, which `skip_sacked` (RFC 6675 §5.1) steers, on the general path.
+    #[inline]
+    fn plain_transmit(&self) -> bool {
+        matches!(self.state, TcpState::Established | TcpState::CloseWait)
+            && !self.abort_pending
+            && !self.fin_queued
+            && self.rxt_pending.is_none()
+            && !self.scoreboard.in_recovery()
+            && self.rto_recover.is_none()
+    }
+
+    /// [`Conn::transmit`] for any connection: aborts, the handshake, TIME-WAIT, loss recovery,
+    /// FIN, and the rest.
+    #[inline(never)]
+    fn transmit_other(&mut self, ctx: &mut Ctx<'_>) {
         if self.abort_pending {
             self.abort_pending = false;
             if self.state.is_synchronized() || self.state == TcpState::SynReceived {
@@ -98,6 +137,7 @@ impl Conn {
     }
 
     /// Data from SND.NXT within the usable window (RFC 9293 §3.8.6.2.1).
+    #[inline(always)]
     fn send_new(&mut self, ctx: &mut Ctx<'_>, mss: u32) -> bool {
         let mut sent = false;
         for _ in 0..4096 {
@@ -202,6 +242,7 @@ impl Conn {
 
     /// RFC 6298 (5.1): the retransmission timer runs while data is outstanding; the persist
     /// timer (RFC 9293 §3.8.6.1) while the peer's window is zero and data waits.
+    #[inline(always)]
     fn arm_timers(&mut self, ctx: &Ctx<'_>) {
         let waiting = self.send.available_from(self.snd_nxt) > 0
             || self.fin_seq().is_some_and(|f| self.snd_nxt.le(f));

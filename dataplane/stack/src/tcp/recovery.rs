@@ -24,6 +24,7 @@ use crate::wire::{SackBlocks, TcpFlags, TcpRepr};
 impl Conn {
     /// The fifth step for an acceptable ACK in a synchronized state: SND.UNA, RTT, congestion
     /// control, duplicate ACKs and loss recovery, and the send window (RFC 9293 §3.10.7.4).
+    #[inline(always)]
     pub(crate) fn process_ack(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -48,6 +49,59 @@ impl Conn {
                 return;
             }
         }
+        self.process_ack_full(ctx, repr, payload_len, ack, seq, window);
+    }
+
+    /// RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: "(a) the receiver of the ACK has outstanding
+    /// data, (b) the incoming acknowledgment carries no data, (c) the SYN and FIN bits are
+    /// both off, (d) the acknowledgment number is equal to the greatest acknowledgment
+    /// received on the given connection (TCP.UNA from [RFC793]) and (e) the advertised window
+    /// in the incoming acknowledgment equals the advertised window in the last incoming
+    /// acknowledgment." A zero window is excluded as well: the ACKs of window probes repeat
+    /// themselves without saying anything about loss. (`window` is the scaled SEG.WND.)
+    #[inline(always)]
+    fn rfc5681_duplicate(
+        &self,
+        repr: &TcpRepr,
+        payload_len: usize,
+        ack: SeqNum,
+        window: u32,
+    ) -> bool {
+        payload_len == 0
+            && !repr.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
+            && ack == self.snd_una
+            && window == self.snd_wnd
+            && self.snd_wnd != 0
+            && self.snd_max != self.snd_una
+    }
+
+    /// [`Conn::process_ack`] for any ACK (out of line, so that the usual ACK's path does not
+    /// pay for its frame): `seq` is SEG.SEQ and `window` the scaled SEG.WND.
+    #[inline(never)]
+    fn process_ack_full(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        repr: &TcpRepr,
+        payload_len: usize,
+        ack: SeqNum,
+        seq: SeqNum,
+        window: u32,
+    ) {
+        // (Here rather than in `process_ack`, whose inline part is the usual sender's ACK.)
+        if ctx.config.header_prediction && (!self.sack_on || repr.options.sack.is_empty()) {
+            // The other usual ACK (a data receiver's): it acknowledges nothing new and is no
+            // duplicate, outside recovery. `on_ack` then changes nothing and reports nothing:
+            // no advance (so DupAcks is not reset, RFC 6675 §5), no D-SACK and nothing SACKed
+            // without blocks, not a duplicate (nothing newly SACKed, and not an RFC 5681 §2
+            // duplicate), no recovery to end or partial ACK, none to start; `peer_sacks` stays.
+            // What is left of this function is the window update.
+            if self.scoreboard.acks_nothing_outside_recovery(ack)
+                && !self.rfc5681_duplicate(repr, payload_len, ack, window)
+            {
+                self.update_send_window(seq, ack, window);
+                return;
+            }
+        }
 
         // SACK blocks count only if SACK was agreed in the SYNs (RFC 2018 §2: "The SACK option
         // ... MUST NOT be sent" otherwise, so a block on a non-SACK connection is bogus).
@@ -61,19 +115,7 @@ impl Conn {
         }
         let blocks = blocks.get(..nblocks).unwrap_or(&[]);
 
-        // RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: "(a) the receiver of the ACK has outstanding
-        // data, (b) the incoming acknowledgment carries no data, (c) the SYN and FIN bits are
-        // both off, (d) the acknowledgment number is equal to the greatest acknowledgment
-        // received on the given connection (TCP.UNA from [RFC793]) and (e) the advertised window
-        // in the incoming acknowledgment equals the advertised window in the last incoming
-        // acknowledgment." A zero window is excluded as well: the ACKs of window probes repeat
-        // themselves without saying anything about loss.
-        let rfc5681_duplicate = payload_len == 0
-            && !repr.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && ack == self.snd_una
-            && window == self.snd_wnd
-            && self.snd_wnd != 0
-            && self.snd_max != self.snd_una;
+        let rfc5681_duplicate = self.rfc5681_duplicate(repr, payload_len, ack, window);
 
         // FlightSize before this ACK (the controller's `on_ack` wants it so).
         let flight_before = self.flight() as usize;
@@ -153,10 +195,10 @@ impl Conn {
             }
         }
         // RFC 5681 §3.1 growth (the controller holds it during recovery).
-        self.cc.on_ack(
+        self.cc.on_ack_nanos(
             ctx.now,
             newly_acked as usize,
-            self.rtt.srtt(),
+            self.rtt.srtt_nanos(),
             flight_before,
         );
         if freed > 0 && self.want_writable && self.send.free() > 0 {
@@ -167,7 +209,8 @@ impl Conn {
 
     /// The send window update of RFC 9293 §3.10.7.4 (fifth step) for `SEG.SEQ = seq`,
     /// `SEG.ACK = ack` and the scaled `window`.
-    fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
+    #[inline]
+    pub(crate) fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
         // Window update (RFC 9293 §3.10.7.4 fifth step, ESTABLISHED): "If SND.UNA =< SEG.ACK =<
         // SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =
         // SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND".

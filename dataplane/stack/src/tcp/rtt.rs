@@ -299,6 +299,12 @@ impl RttEstimator {
         self.smoothed.map(|(s, _)| Duration::from_nanos(s))
     }
 
+    /// SRTT in nanoseconds, or `None` before the first sample.
+    #[inline]
+    pub fn srtt_nanos(&self) -> Option<u64> {
+        self.smoothed.map(|(s, _)| s)
+    }
+
     /// RTTVAR, or `None` before the first sample.
     pub fn rttvar(&self) -> Option<Duration> {
         self.smoothed.map(|(_, v)| Duration::from_nanos(v))

@@ -490,6 +490,15 @@ impl SackScoreboard {
         Some(advance)
     }
 
+    /// Whether `ack` is SND.UNA (acknowledges nothing new) and no recovery is on: then
+    /// [`on_ack`](Self::on_ack) of `ack` with no SACK block and not an RFC 5681 duplicate
+    /// changes nothing and reports nothing (no advance, no block, not a duplicate — nothing
+    /// newly SACKed and no RFC 5681 duplicate — and no recovery to end or start).
+    #[inline]
+    pub fn acks_nothing_outside_recovery(&self, ack: SeqNum) -> bool {
+        self.recovery.is_none() && ack == self.snd_una
+    }
+
     /// RFC 6675 §5 step (4): "(4.1) RecoveryPoint = HighData ... (4.3) Retransmit the first data
     /// segment presumed dropped -- the segment starting with sequence number HighACK + 1. To
     /// prevent repeated retransmission of the same data or a premature rescue retransmission,
@@ -1088,6 +1097,22 @@ mod tests {
                     }
                 }
                 check_invariants(&sb)?;
+                // An ACK of SND.UNA without blocks that is no RFC 5681 duplicate, outside
+                // recovery, changes and reports nothing (`acks_nothing_outside_recovery`).
+                let una_now = sb.snd_una();
+                if sb.acks_nothing_outside_recovery(una_now) {
+                    let mut probe = sb.clone();
+                    let out = probe.on_ack(Ack {
+                        ack: una_now,
+                        sack_blocks: &[],
+                        snd_max,
+                        rfc5681_duplicate: false,
+                    });
+                    prop_assert_eq!(out, AckOutcome::default());
+                    prop_assert_eq!(format!("{probe:?}"), format!("{sb:?}"));
+                } else {
+                    prop_assert!(sb.in_recovery());
+                }
                 prop_assert!(sb.pipe(snd_max) <= 2 * snd_max.distance_from(una) as usize);
                 let _ = sb.is_lost(SeqNum(wild));
                 let _ = sb.first_hole(SeqNum(wild), snd_max);

@@ -41,8 +41,9 @@ pub struct Cubic {
     w_est: f64,
     /// The next epoch follows an RTO: K = 0 and W_max = cwnd_epoch (RFC 9438 §4.8).
     epoch_after_rto: bool,
-    /// The smoothed RTT last given with an ACK, in seconds (0 if none yet).
-    rtt: f64,
+    /// The smoothed RTT last given with an ACK, in nanoseconds (0 if none yet). Kept as given
+    /// and converted to seconds only where congestion avoidance uses it, not on every ACK.
+    rtt_nanos: u64,
     /// Growth not yet applied to `cwnd`: fractions of a byte, in bytes.
     pending_bytes: f64,
 }
@@ -58,7 +59,7 @@ impl Cubic {
             epoch_start: None,
             w_est: 0.0,
             epoch_after_rto: false,
-            rtt: 0.0,
+            rtt_nanos: 0,
             pending_bytes: 0.0,
         }
     }
@@ -148,7 +149,12 @@ impl Cubic {
             // target = W_cubic(t + RTT) clamped to [cwnd, 1.5·cwnd] (§4.2), "cwnd MUST be
             // incremented by (target − cwnd) / cwnd for each received ACK". An ACK of several
             // segments counts as that many ACKs, as ABC does for Reno.
-            let target = self.w_cubic(t + self.rtt).clamp(cwnd, 1.5 * cwnd);
+            // Bounded so that t + RTT stays a sane number of seconds. (A `Duration` made from
+            // nanoseconds is exact, so this is the value `on_ack` was given, bounded.)
+            let rtt = Duration::from_nanos(self.rtt_nanos)
+                .min(Duration::from_secs(3600))
+                .as_secs_f64();
+            let target = self.w_cubic(t + rtt).clamp(cwnd, 1.5 * cwnd);
             cwnd + (target - cwnd) / cwnd * acked
         };
         let grow_bytes = (new_cwnd - cwnd) * self.window.smss as f64;
@@ -176,9 +182,24 @@ impl CongestionControl for Cubic {
         rtt: Option<Duration>,
         bytes_in_flight: usize,
     ) {
-        if let Some(rtt) = rtt {
-            // Bounded so that t + RTT stays a sane number of seconds.
-            self.rtt = rtt.min(Duration::from_secs(3600)).as_secs_f64();
+        // Bounded to the hour congestion avoidance bounds it to anyway, so that it fits in u64
+        // nanoseconds; converted to seconds where congestion avoidance uses it.
+        let rtt_nanos = rtt.map(|r| r.min(Duration::from_secs(3600)).as_nanos() as u64);
+        self.on_ack_nanos(now, newly_acked, rtt_nanos, bytes_in_flight)
+    }
+
+    #[inline]
+    fn on_ack_nanos(
+        &mut self,
+        now: Timestamp,
+        newly_acked: usize,
+        rtt_nanos: Option<u64>,
+        bytes_in_flight: usize,
+    ) {
+        if let Some(rtt_nanos) = rtt_nanos {
+            // Converted (and bounded) where it is used, in congestion avoidance: the same value
+            // `on_ack` would have used.
+            self.rtt_nanos = rtt_nanos;
         }
         if !self.window.on_ack(newly_acked, bytes_in_flight) {
             if newly_acked > 0 && !self.window.in_recovery {
@@ -438,6 +459,45 @@ mod tests {
         let cwnd = cc.cwnd();
         cc.on_ack(now + Duration::from_secs(20), MSS, None, MSS);
         assert_eq!(cc.cwnd(), cwnd);
+    }
+
+    /// The sender's entry, `on_ack_nanos`, leaves the controller exactly where `on_ack` with the
+    /// same RTT as a `Duration` does: through slow start, a loss, the concave and convex regions,
+    /// with RTTs beyond the one-hour bound and ACKs without an RTT.
+    #[test]
+    fn on_ack_nanos_matches_on_ack() {
+        let (mut a, mut now) = after_loss(300);
+        let mut b = a.clone();
+        let rtts = [
+            Some(Duration::from_micros(37)),
+            Some(Duration::from_millis(100)),
+            None,
+            Some(Duration::from_nanos(123_456_789)),
+            Some(Duration::from_secs(7200)),
+            Some(Duration::from_millis(3)),
+        ];
+        for i in 0..4000u64 {
+            let rtt = rtts[(i % rtts.len() as u64) as usize];
+            let n = MSS * (1 + (i % 3) as usize);
+            let flight = a.cwnd();
+            a.on_ack(now, n, rtt, flight);
+            b.on_ack_nanos(
+                now,
+                n,
+                rtt.map(|r| r.as_nanos().min(u64::MAX as u128) as u64),
+                flight,
+            );
+            assert_eq!(a.cwnd(), b.cwnd(), "ACK {i}");
+            assert_eq!(a.w_est().to_bits(), b.w_est().to_bits(), "ACK {i}");
+            if i == 2000 {
+                a.on_congestion_event(now, flight);
+                b.on_congestion_event(now, flight);
+                a.on_recovery_end(now);
+                b.on_recovery_end(now);
+            }
+            now = now + Duration::from_millis(5);
+        }
+        assert!(a.cwnd() > 300 * MSS);
     }
 
     #[test]

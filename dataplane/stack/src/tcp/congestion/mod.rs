@@ -75,6 +75,28 @@ pub trait CongestionControl {
         bytes_in_flight: usize,
     );
 
+    /// [`CongestionControl::on_ack`] with the smoothed RTT in nanoseconds, as
+    /// [`crate::tcp::rtt::RttEstimator::srtt_nanos`] holds it: the sender's per-ACK entry, so
+    /// that a controller that does not need a `Duration` (or needs the RTT only in congestion
+    /// avoidance) is not handed one on every ACK. The default converts and calls `on_ack`;
+    /// an implementation that overrides it must behave exactly as `on_ack` would with
+    /// `rtt.map(Duration::from_nanos)`.
+    #[inline]
+    fn on_ack_nanos(
+        &mut self,
+        now: Timestamp,
+        newly_acked: usize,
+        rtt_nanos: Option<u64>,
+        bytes_in_flight: usize,
+    ) {
+        self.on_ack(
+            now,
+            newly_acked,
+            rtt_nanos.map(Duration::from_nanos),
+            bytes_in_flight,
+        )
+    }
+
     /// Loss detected by duplicate ACKs or SACK: the sender enters fast recovery. Reduces
     /// `ssthresh` and sets `cwnd = ssthresh` (RFC 6675 §5 step 4.2). A second call before
     /// [`CongestionControl::on_recovery_end`] is ignored: one reduction per window of data
@@ -175,6 +197,16 @@ impl CongestionControl for CongestionController {
         bytes_in_flight: usize,
     ) {
         delegate!(self, cc => cc.on_ack(now, newly_acked, rtt, bytes_in_flight))
+    }
+    #[inline]
+    fn on_ack_nanos(
+        &mut self,
+        now: Timestamp,
+        newly_acked: usize,
+        rtt_nanos: Option<u64>,
+        bytes_in_flight: usize,
+    ) {
+        delegate!(self, cc => cc.on_ack_nanos(now, newly_acked, rtt_nanos, bytes_in_flight))
     }
     fn on_congestion_event(&mut self, now: Timestamp, bytes_in_flight: usize) {
         delegate!(self, cc => cc.on_congestion_event(now, bytes_in_flight))

@@ -32,6 +32,18 @@ impl NewReno {
 }
 
 impl CongestionControl for NewReno {
+    #[inline]
+    fn on_ack_nanos(
+        &mut self,
+        now: Timestamp,
+        newly_acked: usize,
+        _rtt_nanos: Option<u64>,
+        bytes_in_flight: usize,
+    ) {
+        // NewReno does not use the RTT.
+        self.on_ack(now, newly_acked, None, bytes_in_flight)
+    }
+
     fn on_ack(
         &mut self,
         _now: Timestamp,
