@@ -93,46 +93,12 @@ impl TxPath {
         expires: Timestamp,
         arp_generation: u64,
     ) -> TxPath {
-        let [m0, m1, m2, m3, m4, m5] = mac.0;
-        let [n0, n1, n2, n3, n4, n5] = our_mac.0;
         let [s0, s1, s2, s3] = src.octets();
         let [d0, d1, d2, d3] = dst.octets();
-        let head = [
-            m0,
-            m1,
-            m2,
-            m3,
-            m4,
-            m5,
-            n0,
-            n1,
-            n2,
-            n3,
-            n4,
-            n5,
-            0x08,
-            0x00, // Ethernet
-            0x45,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0x40,
-            0,
-            ttl,
-            IpProtocol::TCP.0,
-            0,
-            0,
-            s0,
-            s1,
-            s2,
-            s3,
-            d0,
-            d1,
-            d2,
-            d3,
-        ];
+        let mut head = [0; TxPath::HEAD_LEN];
+        let (eth, ip) = head.split_at_mut(EthernetRepr::HEADER_LEN);
+        eth.copy_from_slice(&ethernet_ipv4_header(mac, our_mac));
+        ip.copy_from_slice(&ipv4_tcp_header(src, dst, ttl, 0, 0));
         let word = |a: u8, b: u8| u32::from(u16::from_be_bytes([a, b]));
         let addresses = word(s0, s1) + word(s2, s3) + word(d0, d1) + word(d2, d3);
         TxPath {
@@ -148,15 +114,36 @@ impl TxPath {
     }
 }
 
-/// Folds an unfolded one's complement sum to 16 bits (RFC 1071 §4.1); zero only if `acc` is.
+/// The Ethernet header of an IPv4 frame from `ours` to `to`.
 #[inline]
-fn fold(mut acc: u64) -> u16 {
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+fn ethernet_ipv4_header(to: MacAddr, ours: MacAddr) -> [u8; EthernetRepr::HEADER_LEN] {
+    let mut h = [0; EthernetRepr::HEADER_LEN];
+    h[..6].copy_from_slice(&to.0);
+    h[6..12].copy_from_slice(&ours.0);
+    h[12..].copy_from_slice(&EtherType::IPV4.0.to_be_bytes());
+    h
+}
+
+/// The IPv4 header of a TCP segment (RFC 791 §3.1): version 4, no options, DSCP/ECN 0, DF
+/// (TCP does its own MSS sizing), `ttl`, `total_len` and `ident` as given, checksum 0.
+#[inline]
+fn ipv4_tcp_header(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    total_len: u16,
+    ident: u16,
+) -> [u8; Ipv4Repr::HEADER_LEN] {
+    let mut h = [0; Ipv4Repr::HEADER_LEN];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&total_len.to_be_bytes());
+    h[4..6].copy_from_slice(&ident.to_be_bytes());
+    h[6] = 0x40; // DF
+    h[8] = ttl;
+    h[9] = IpProtocol::TCP.0;
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..].copy_from_slice(&dst.octets());
+    h
 }
 
 /// Why a packet was not sent (each is counted where it happens).
@@ -477,7 +464,7 @@ impl Core {
         let ip_csum = if ip_offload {
             0
         } else {
-            !fold(u64::from(path.ip_sum) + u64::from(total_len) + u64::from(ident))
+            !checksum::fold(u64::from(path.ip_sum) + u64::from(total_len) + u64::from(ident))
         };
         // TCP: header_len <= 32, so the data offset fits its nibble.
         let offset_flags = (((header_len / 4) as u16) << 12) | u16::from(seg.flags.bits());
@@ -516,7 +503,7 @@ impl Core {
         let [a0, a1, a2, a3] = seg.ack.to_be_bytes();
         let [o0, o1] = offset_flags.to_be_bytes();
         let [w0, w1] = seg.window.to_be_bytes();
-        let [k0, k1] = (!fold(sum)).to_be_bytes();
+        let [k0, k1] = (!checksum::fold(sum)).to_be_bytes();
         fixed.copy_from_slice(&[
             p0, p1, q0, q1, s0, s1, s2, s3, a0, a1, a2, a3, o0, o1, w0, w1, k0, k1, 0, 0,
         ]);
@@ -566,40 +553,19 @@ impl Core {
             return Err(TxError::TooBig);
         }
         // IP + segment_len <= MTU < 65536.
-        let [len_hi, len_lo] = ((IP + segment_len) as u16).to_be_bytes();
-        let [id_hi, id_lo] = self.next_ident().to_be_bytes();
-        let [s0, s1, s2, s3] = src.ip().octets();
-        let [d0, d1, d2, d3] = dst.ip().octets();
-        let mut ip = [
-            0x45,
-            0,
-            len_hi,
-            len_lo,
-            id_hi,
-            id_lo,
-            0x40, // DF
-            0,
+        let mut ip = ipv4_tcp_header(
+            *src.ip(),
+            *dst.ip(),
             self.config.ttl,
-            IpProtocol::TCP.0,
-            0,
-            0,
-            s0,
-            s1,
-            s2,
-            s3,
-            d0,
-            d1,
-            d2,
-            d3,
-        ];
+            (IP + segment_len) as u16,
+            self.next_ident(),
+        );
         if ip_csum == TxChecksum::Compute {
-            let [c0, c1] = crate::wire::checksum::checksum(&ip).to_be_bytes();
+            let [c0, c1] = checksum::checksum(&ip).to_be_bytes();
             ip[10] = c0;
             ip[11] = c1;
         }
-        let [m0, m1, m2, m3, m4, m5] = dst_mac.0;
-        let [n0, n1, n2, n3, n4, n5] = self.config.mac.0;
-        let eth = [m0, m1, m2, m3, m4, m5, n0, n1, n2, n3, n4, n5, 0x08, 0x00];
+        let eth = ethernet_ipv4_header(dst_mac, self.config.mac);
         if let Some(head) = buf.data_mut().get_mut(..ETH + IP) {
             let (e, i) = head.split_at_mut(ETH);
             e.copy_from_slice(&eth);

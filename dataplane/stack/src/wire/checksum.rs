@@ -21,7 +21,7 @@ use std::net::Ipv4Addr;
 /// again. The result is ≡ `acc` modulo 2^32 − 1 and then 2^16 − 1, and 0 only for 0: the
 /// same value as five shift-and-add folds.
 #[inline]
-fn fold(acc: u64) -> u16 {
+pub(crate) fn fold(acc: u64) -> u16 {
     let s = (acc.wrapping_add(acc.rotate_right(32)) >> 32) as u32;
     (s.wrapping_add(s.rotate_right(16)) >> 16) as u16
 }
