@@ -494,15 +494,19 @@ impl Tcp {
         if self.dirty.is_empty() {
             return;
         }
-        let mut dirty = std::mem::replace(&mut self.dirty, std::mem::take(&mut self.dirty_spare));
-        for &handle in &dirty {
+        // The list is walked in place in `dirty_spare` (the two swapped: no vector moved out
+        // and dropped); what the transmits mark dirty meanwhile goes to the emptied `dirty`,
+        // for the next poll, as before. Only this function touches `dirty_spare`.
+        std::mem::swap(&mut self.dirty, &mut self.dirty_spare);
+        let mut i = 0;
+        while let Some(&handle) = self.dirty_spare.get(i) {
+            i += 1;
             self.with_conn(handle, out, |conn, ctx| {
                 conn.dirty = false;
                 conn.transmit(ctx);
             });
         }
-        dirty.clear();
-        self.dirty_spare = dirty;
+        self.dirty_spare.clear();
     }
 
     /// When TCP next needs [`Tcp::poll`] (a timer), if ever.
