@@ -114,6 +114,10 @@ pub struct TimerWheel<T> {
     per_tick: TickDivisor,
     /// The current tick: every timer due at or before it has been moved to `pending`.
     elapsed: u64,
+    /// The current tick's last nanosecond, `tick_last(elapsed, tick_ns)`: `now` is within the
+    /// current tick or before it (`now / tick_ns <= elapsed`) iff `now <= elapsed_last_ns`.
+    /// Kept with `elapsed` (set only through `set_elapsed`) so that `idle_at` divides nothing.
+    elapsed_last_ns: u64,
     /// Levels 0 to 4.
     levels: [Level; LEVELS - 1],
     /// Level 5, the ring for deadlines beyond the wheel's range.
@@ -143,10 +147,12 @@ impl<T> TimerWheel<T> {
     /// Like [`new`](Self::new), with room for `capacity` timers before the slab reallocates.
     pub fn with_capacity(tick: Duration, now: Timestamp, capacity: usize) -> TimerWheel<T> {
         let tick_ns = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let elapsed = now.as_nanos() / tick_ns;
         TimerWheel {
             tick_ns,
             per_tick: TickDivisor::new(tick_ns),
-            elapsed: now.as_nanos() / tick_ns,
+            elapsed,
+            elapsed_last_ns: tick_last(elapsed, tick_ns),
             levels: Default::default(),
             last: LastLevel::default(),
             pending: List::default(),
@@ -284,7 +290,8 @@ impl<T> TimerWheel<T> {
     /// within the current tick and nothing is pending (the test `poll` starts with).
     #[inline]
     pub fn idle_at(&self, now: Timestamp) -> bool {
-        self.per_tick.div_rem(now.as_nanos()).0 <= self.elapsed && self.pending.is_empty()
+        // `now / tick_ns <= elapsed`, without the division (see `elapsed_last_ns`).
+        now.as_nanos() <= self.elapsed_last_ns && self.pending.is_empty()
     }
 
     /// Returns the next timer to fire by `now`, or `None` once none is left — then the wheel's
@@ -308,15 +315,22 @@ impl<T> TimerWheel<T> {
             }
             match self.next_expiration() {
                 Some((level, slot, deadline)) if deadline <= target => {
-                    self.elapsed = deadline;
+                    self.set_elapsed(deadline);
                     self.process_slot(level, slot);
                 }
                 _ => {
-                    self.elapsed = target;
+                    self.set_elapsed(target);
                     return None;
                 }
             }
         }
+    }
+
+    /// Moves the current tick to `tick`, with its last nanosecond.
+    #[inline]
+    fn set_elapsed(&mut self, tick: u64) {
+        self.elapsed = tick;
+        self.elapsed_last_ns = tick_last(tick, self.tick_ns);
     }
 
     /// A time at which the wheel must be advanced next, `None` if no timer is live. It is never
@@ -395,6 +409,16 @@ impl<T> TimerWheel<T> {
             index = next;
         }
     }
+}
+
+/// The last nanosecond of tick `tick` (ticks of `tick_ns` >= 1 ns): `(tick + 1) * tick_ns - 1`,
+/// or `u64::MAX` when that is past `u64::MAX` ns. So `n / tick_ns <= tick` iff
+/// `n <= tick_last(tick, tick_ns)` for every `n: u64` (floor division: `n / d <= t` iff
+/// `n < (t + 1) * d`; when `(t + 1) * d` overflows, every `n` is below it).
+fn tick_last(tick: u64, tick_ns: u64) -> u64 {
+    tick.checked_add(1)
+        .and_then(|t| t.checked_mul(tick_ns))
+        .map_or(u64::MAX, |end| end - 1)
 }
 
 /// Division of nanoseconds by the tick without a `div` instruction (which costs as much as the
@@ -486,7 +510,35 @@ fn level_mut<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::TickDivisor;
+    use super::{tick_last, TickDivisor};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `idle_at`'s test without the division: `n / d <= t` iff `n <= tick_last(t, d)`.
+        #[test]
+        fn tick_last_matches_division(
+            d in prop_oneof![1..=1_000u64, 1..=u64::MAX, Just(u64::MAX), Just(1u64)],
+            t in prop_oneof![0..=1_000u64, any::<u64>(), Just(u64::MAX)],
+            n in prop_oneof![any::<u64>(), Just(u64::MAX), Just(0u64)],
+        ) {
+            // Also the edges of tick `t` itself and of `n`'s own tick.
+            let q = n / d;
+            let edges = [
+                n,
+                t.saturating_mul(d),
+                t.saturating_add(1).saturating_mul(d),
+                t.saturating_add(1).saturating_mul(d).saturating_sub(1),
+            ];
+            for n in edges {
+                prop_assert_eq!(n / d <= t, n <= tick_last(t, d), "{} / {} vs {}", n, d, t);
+            }
+            // `n` is within its own tick, and past the one before.
+            prop_assert!(n <= tick_last(q, d));
+            if q > 0 {
+                prop_assert!(n > tick_last(q - 1, d));
+            }
+        }
+    }
 
     #[test]
     fn tick_divisor_matches_division() {
