@@ -369,16 +369,19 @@ impl Core {
         repr: &TcpRepr,
         payload: [&[u8]; 2],
     ) -> Result<(), TxError> {
-        match self.tx_path {
-            Some(path)
-                if path.dst == *dst.ip()
-                    && now < path.expires
-                    && path.arp_generation == self.arp.generation() =>
-            {
-                self.send_tcp_resolved(src, dst, repr, payload, path.mac)
-            }
-            _ => self.send_tcp_routed(now, src, dst, repr, payload),
+        match self.live_path(now, *dst.ip()) {
+            Some(path) => self.send_tcp_resolved(src, dst, repr, payload, path.mac),
+            None => self.send_tcp_routed(now, src, dst, repr, payload),
         }
+    }
+
+    /// The cached path if it still leads to `dst`: same destination, its ARP entry not
+    /// expired and the ARP table unchanged since it was built.
+    #[inline]
+    fn live_path(&self, now: Timestamp, dst: Ipv4Addr) -> Option<TxPath> {
+        self.tx_path.filter(|path| {
+            path.dst == dst && now < path.expires && path.arp_generation == self.arp.generation()
+        })
     }
 
     /// Sends a [`PlainSegment`] (the [`SegmentSink::send_plain`] work): from the path's
@@ -395,14 +398,8 @@ impl Core {
         seg: &PlainSegment,
         payload: [&[u8]; 2],
     ) -> Result<(), TxError> {
-        match self.tx_path {
-            Some(path)
-                if path.dst == *dst.ip()
-                    && path.src == *src.ip()
-                    && now < path.expires
-                    && path.arp_generation == self.arp.generation()
-                    && self.csum.tcp_tx() == TxChecksum::Compute =>
-            {
+        match self.live_path(now, *dst.ip()) {
+            Some(path) if path.src == *src.ip() && self.csum.tcp_tx() == TxChecksum::Compute => {
                 self.send_tcp_template(&path, seg, payload)
             }
             _ => self.send_tcp(now, src, dst, &seg.to_repr(), payload),
