@@ -14,3 +14,6 @@
 pub(crate) mod buf;
 pub(crate) mod pool;
 pub(crate) mod region;
+
+#[cfg(test)]
+mod tests;
