@@ -223,6 +223,26 @@ pub(crate) struct Slot<T> {
     pub value: Option<T>,
 }
 
+impl<T> Slot<T> {
+    /// The value, if the slot still holds the generation a handle was issued for.
+    #[inline]
+    fn live(&self, generation: u32) -> Option<&T> {
+        if self.generation != generation {
+            return None;
+        }
+        self.value.as_ref()
+    }
+
+    /// [`Slot::live`], mutably.
+    #[inline]
+    fn live_mut(&mut self, generation: u32) -> Option<&mut T> {
+        if self.generation != generation {
+            return None;
+        }
+        self.value.as_mut()
+    }
+}
+
 /// Who has events waiting.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum EventSource {
@@ -529,19 +549,15 @@ impl Tcp {
     }
 
     pub(crate) fn conn(&self, handle: ConnHandle) -> Option<&Conn> {
-        let slot = self.conns.get(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
-        }
-        slot.value.as_deref()
+        let conn = self
+            .conns
+            .get(handle.index as usize)?
+            .live(handle.generation)?;
+        Some(conn)
     }
 
     pub(crate) fn conn_mut(&mut self, handle: ConnHandle) -> Option<&mut Conn> {
-        let slot = self.conns.get_mut(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
-        }
-        slot.value.as_deref_mut()
+        live_conn(&mut self.conns, handle)
     }
 
     pub(crate) fn insert_conn(&mut self, conn: Conn) -> ConnHandle {
@@ -596,19 +612,15 @@ impl Tcp {
     }
 
     pub(crate) fn listener_mut(&mut self, handle: ListenerHandle) -> Option<&mut Listener> {
-        let slot = self.listeners.get_mut(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
-        }
-        slot.value.as_mut()
+        self.listeners
+            .get_mut(handle.index as usize)?
+            .live_mut(handle.generation)
     }
 
     pub(crate) fn listener(&self, handle: ListenerHandle) -> Option<&Listener> {
-        let slot = self.listeners.get(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
-        }
-        slot.value.as_ref()
+        self.listeners
+            .get(handle.index as usize)?
+            .live(handle.generation)
     }
 
     /// Runs `f` on a connection with a context, then settles the consequences (events,
@@ -630,13 +642,7 @@ impl Tcp {
                 event_queue,
                 ..
             } = self;
-            let Some(slot) = conns.get_mut(handle.index as usize) else {
-                return;
-            };
-            if slot.generation != handle.generation {
-                return;
-            }
-            let Some(conn) = slot.value.as_deref_mut() else {
+            let Some(conn) = live_conn(conns, handle) else {
                 return;
             };
             let mut ctx = Ctx {
@@ -665,13 +671,7 @@ impl Tcp {
                 event_queue,
                 ..
             } = self;
-            let Some(slot) = conns.get_mut(handle.index as usize) else {
-                return;
-            };
-            if slot.generation != handle.generation {
-                return;
-            }
-            let Some(conn) = slot.value.as_deref_mut() else {
+            let Some(conn) = live_conn(conns, handle) else {
                 return;
             };
             if settle_live(conn, handle, wheel, event_queue) {
@@ -848,6 +848,16 @@ const _: () = assert!(
         && TcpEvents::RESET.bits() == ev::RESET
         && TcpEvents::ALL & ev::ESTABLISHED_PASSIVE == 0
 );
+
+/// The connection `handle` names, if its slot still holds it (a split borrow of
+/// `Tcp::conns` for the methods that hold other fields of `Tcp` at the same time).
+#[inline]
+fn live_conn(conns: &mut [Slot<Box<Conn>>], handle: ConnHandle) -> Option<&mut Conn> {
+    let conn = conns
+        .get_mut(handle.index as usize)?
+        .live_mut(handle.generation)?;
+    Some(conn)
+}
 
 /// [`Tcp::settle`] for the common case, in one borrow: a live connection (not CLOSED, so
 /// nothing to free or take out of demultiplexing) that has not just left SYN-RECEIVED (no
