@@ -73,9 +73,9 @@ pub(super) struct TxPath {
     src: Ipv4Addr,
     /// Ethernet header + IPv4 header (length, identification and checksum zero).
     head: [u8; TxPath::HEAD_LEN],
-    /// Unfolded sum of the IPv4 header's constant words.
+    /// Sum (RFC 1071, folded) of the IPv4 header's constant words.
     ip_sum: u32,
-    /// Unfolded sum of the TCP pseudo-header's constant words (addresses, protocol).
+    /// Sum (folded) of the TCP pseudo-header's constant words (addresses, protocol).
     pseudo_sum: u32,
 }
 
@@ -93,14 +93,11 @@ impl TxPath {
         expires: Timestamp,
         arp_generation: u64,
     ) -> TxPath {
-        let [s0, s1, s2, s3] = src.octets();
-        let [d0, d1, d2, d3] = dst.octets();
+        let ip = ipv4_tcp_header(src, dst, ttl, 0, 0);
         let mut head = [0; TxPath::HEAD_LEN];
-        let (eth, ip) = head.split_at_mut(EthernetRepr::HEADER_LEN);
-        eth.copy_from_slice(&ethernet_ipv4_header(mac, our_mac));
-        ip.copy_from_slice(&ipv4_tcp_header(src, dst, ttl, 0, 0));
-        let word = |a: u8, b: u8| u32::from(u16::from_be_bytes([a, b]));
-        let addresses = word(s0, s1) + word(s2, s3) + word(d0, d1) + word(d2, d3);
+        let (eth_part, ip_part) = head.split_at_mut(EthernetRepr::HEADER_LEN);
+        eth_part.copy_from_slice(&ethernet_ipv4_header(mac, our_mac));
+        ip_part.copy_from_slice(&ip);
         TxPath {
             dst,
             mac,
@@ -108,8 +105,10 @@ impl TxPath {
             arp_generation,
             src,
             head,
-            ip_sum: 0x4500 + 0x4000 + word(ttl, IpProtocol::TCP.0) + addresses,
-            pseudo_sum: u32::from(IpProtocol::TCP.0) + addresses,
+            // The sums of the very bytes written (length, identification and checksum zero),
+            // folded: one's complement sums combine folded or not (RFC 1071 §2).
+            ip_sum: u32::from(checksum::sum(&ip)),
+            pseudo_sum: u32::from(checksum::pseudo_header_sum(src, dst, IpProtocol::TCP.0, 0)),
         }
     }
 }
