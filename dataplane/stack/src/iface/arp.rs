@@ -221,12 +221,6 @@ impl ArpCache {
     }
 
     /// When the next retry or give-up is due.
-    /// Whether any address is being resolved (else there are no ARP timers).
-    #[inline]
-    pub(super) fn resolving(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
     #[inline]
     pub(super) fn next_deadline(&self) -> Option<Timestamp> {
         // Nearly always nothing is being resolved: skip walking the empty table (inline, the
@@ -384,11 +378,18 @@ impl Core {
         true
     }
 
-    /// Runs ARP timers: retries and give-ups.
+    /// Runs ARP timers: retries and give-ups (the test for "nothing due" inline, the work
+    /// out of line).
+    #[inline]
     pub(super) fn poll_arp(&mut self, now: Timestamp) {
         if self.arp.next_deadline().is_none_or(|t| t > now) {
             return;
         }
+        self.run_arp_timers(now);
+    }
+
+    #[inline(never)]
+    fn run_arp_timers(&mut self, now: Timestamp) {
         let mut due = std::mem::take(&mut self.arp_due);
         due.clear();
         self.arp.due(now, &mut due);

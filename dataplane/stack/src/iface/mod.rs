@@ -181,9 +181,7 @@ impl Interface {
             }
         }
         tcp.poll(now, &mut InterfaceSink { core, now });
-        if core.arp.resolving() {
-            core.poll_arp(now);
-        }
+        core.poll_arp(now);
         let transmitted = core.flush(queue);
         PollOutcome {
             received,
