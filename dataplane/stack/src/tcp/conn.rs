@@ -21,16 +21,21 @@ use super::stats::{ConnStats, TcpStats};
 use crate::timer::TimerHandle;
 use crate::wire::{SackBlock, SackBlocks, TcpFlags, TcpOptions, TcpRepr, TcpTimestamps};
 
-/// Event bits a connection raises for the application (turned into `TcpEvent`s by the layer).
+/// Event bits a connection raises for the application: the public [`TcpEvents`] bits, plus
+/// one internal bit.
 pub(crate) mod ev {
-    pub const CONNECTED: u8 = 1;
-    pub const READABLE: u8 = 2;
-    pub const WRITABLE: u8 = 4;
-    pub const PEER_CLOSED: u8 = 8;
-    pub const CLOSED: u8 = 16;
-    pub const RESET: u8 = 32;
-    /// Internal: a passive connection reached ESTABLISHED (goes to the accept queue).
+    use super::super::state::TcpEvents;
+
+    pub const CONNECTED: u8 = TcpEvents::CONNECTED.bits();
+    pub const READABLE: u8 = TcpEvents::READABLE.bits();
+    pub const WRITABLE: u8 = TcpEvents::WRITABLE.bits();
+    pub const PEER_CLOSED: u8 = TcpEvents::PEER_CLOSED.bits();
+    pub const CLOSED: u8 = TcpEvents::CLOSED.bits();
+    pub const RESET: u8 = TcpEvents::RESET.bits();
+    /// Internal: a passive connection reached ESTABLISHED (goes to the accept queue); never
+    /// reported (outside [`TcpEvents::ALL`]).
     pub const ESTABLISHED_PASSIVE: u8 = 64;
+    const _: () = assert!(TcpEvents::ALL & ESTABLISHED_PASSIVE == 0);
 }
 
 /// RFC 5961 §7: a global budget of challenge ACKs per second.
@@ -199,6 +204,13 @@ impl RcvLimits {
 }
 
 impl Conn {
+    /// End of stream for the application: the peer's FIN arrived and every byte before it
+    /// has been read.
+    #[inline]
+    pub(crate) fn at_eof(&self) -> bool {
+        self.fin_received && self.recv.len() == 0
+    }
+
     /// A connection with ISS `iss`, not yet in any list.
     pub(crate) fn new(
         config: &TcpConfig,

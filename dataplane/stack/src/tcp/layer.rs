@@ -838,17 +838,6 @@ impl Tcp {
     }
 }
 
-// The connection's event bits are the public set's.
-const _: () = assert!(
-    TcpEvents::CONNECTED.bits() == ev::CONNECTED
-        && TcpEvents::READABLE.bits() == ev::READABLE
-        && TcpEvents::WRITABLE.bits() == ev::WRITABLE
-        && TcpEvents::PEER_CLOSED.bits() == ev::PEER_CLOSED
-        && TcpEvents::CLOSED.bits() == ev::CLOSED
-        && TcpEvents::RESET.bits() == ev::RESET
-        && TcpEvents::ALL & ev::ESTABLISHED_PASSIVE == 0
-);
-
 /// The connection `handle` names, if its slot still holds it (a split borrow of
 /// `Tcp::conns` for the methods that hold other fields of `Tcp` at the same time).
 #[inline]

@@ -222,7 +222,8 @@ impl Tcp {
     }
 
     /// Reads received data into `buf`. `Ok(0)` means nothing now: [`Tcp::peer_closed`] (or
-    /// the state) tells EOF from "nothing yet"; a reset connection gives its error.
+    /// the state) tells EOF from "nothing yet" — [`Tcp::recv_eof`] reads and tells in one
+    /// call; a reset connection gives its error.
     pub fn recv(&mut self, handle: ConnHandle, buf: &mut [u8]) -> Result<usize, TcpError> {
         self.recv_eof(handle, buf).map(|(n, _)| n)
     }
@@ -239,16 +240,16 @@ impl Tcp {
         let conn = self.owned_mut(handle)?;
         if matches!(conn.state, TcpState::SynSent | TcpState::SynReceived) {
             // Text that came with a SYN waits for ESTABLISHED (RFC 9293 §3.10.7.3).
-            return Ok((0, conn.fin_received && conn.recv.len() == 0));
+            return Ok((0, conn.at_eof()));
         }
         let n = conn.recv.read(buf);
         if n == 0 {
             if let Some(e) = conn.error {
                 return Err(e);
             }
-            return Ok((0, conn.fin_received && conn.recv.len() == 0));
+            return Ok((0, conn.at_eof()));
         }
-        let eof = conn.fin_received && conn.recv.len() == 0;
+        let eof = conn.at_eof();
         // Window update (RFC 9293 §3.8.6.2.2): tell the peer once the window has opened by
         // enough to matter.
         let advertised = conn.rcv_wnd_advertised();
@@ -362,8 +363,7 @@ impl Tcp {
 
     /// Whether the peer sent FIN and every byte before it was read (EOF).
     pub fn peer_closed(&self, handle: ConnHandle) -> bool {
-        self.owned(handle)
-            .is_ok_and(|c| c.fin_received && c.recv.len() == 0)
+        self.owned(handle).is_ok_and(Conn::at_eof)
     }
 
     /// Whether the connection is over (CLOSED, TIME-WAIT) or the handle is stale.
