@@ -408,6 +408,20 @@ pub struct TcpOptions {
     pub timestamps: Option<TcpTimestamps>,
 }
 
+/// The options area of nearly every segment after the handshake (RFC 7323 Appendix A, what
+/// Linux, the BSDs and this stack send): NOP, NOP, timestamps, and nothing else; `None` for
+/// any other 12 bytes.
+#[inline]
+fn nop_nop_timestamps(options: &[u8; 12]) -> Option<TcpTimestamps> {
+    let [1, 1, 8, 10, a0, a1, a2, a3, b0, b1, b2, b3] = *options else {
+        return None;
+    };
+    Some(TcpTimestamps {
+        tsval: u32::from_be_bytes([a0, a1, a2, a3]),
+        tsecr: u32::from_be_bytes([b0, b1, b2, b3]),
+    })
+}
+
 impl TcpOptions {
     /// The most option bytes a header holds (data offset 15 → 60-byte header).
     pub const MAX_LEN: usize = 40;
@@ -416,14 +430,12 @@ impl TcpOptions {
     /// ones skipped, the first malformed one is an error.
     pub fn parse(options: &[u8]) -> Result<TcpOptions> {
         let mut out = TcpOptions::default();
-        // The layout of nearly every segment after the handshake (RFC 7323 Appendix A, what
-        // Linux, the BSDs and this stack send): NOP, NOP, timestamps, and nothing else. Read
-        // directly, it gives what the iterator below gives for these 12 bytes.
-        if let Ok(&[1, 1, 8, 10, a0, a1, a2, a3, b0, b1, b2, b3]) = <&[u8; 12]>::try_from(options) {
-            out.timestamps = Some(TcpTimestamps {
-                tsval: u32::from_be_bytes([a0, a1, a2, a3]),
-                tsecr: u32::from_be_bytes([b0, b1, b2, b3]),
-            });
+        // NOP NOP timestamps read directly gives what the iterator below gives for them.
+        if let Some(ts) = <&[u8; 12]>::try_from(options)
+            .ok()
+            .and_then(nop_nop_timestamps)
+        {
+            out.timestamps = Some(ts);
             return Ok(out);
         }
         if options.is_empty() {
@@ -838,14 +850,8 @@ impl TcpRepr {
             5 => (TcpOptions::default(), rest),
             8 => {
                 let (o, payload) = rest.split_first_chunk::<12>()?;
-                let [1, 1, 8, 10, t0, t1, t2, t3, e0, e1, e2, e3] = *o else {
-                    return None;
-                };
                 let options = TcpOptions {
-                    timestamps: Some(TcpTimestamps {
-                        tsval: u32::from_be_bytes([t0, t1, t2, t3]),
-                        tsecr: u32::from_be_bytes([e0, e1, e2, e3]),
-                    }),
+                    timestamps: Some(nop_nop_timestamps(o)?),
                     ..TcpOptions::default()
                 };
                 (options, payload)
