@@ -489,12 +489,7 @@ impl Tcp {
     #[inline(never)]
     fn poll_work(&mut self, now: Timestamp, out: &mut dyn SegmentSink) {
         self.now = self.now.max(now);
-        // `idle_at`: `wheel.poll` would return `None` and change nothing (checked each turn).
-        while let Some((timer, handle)) = if self.wheel.idle_at(now) {
-            None
-        } else {
-            self.wheel.poll(now)
-        } {
+        while let Some((timer, handle)) = self.wheel.poll(now) {
             let Some(conn) = self.conn_mut(handle) else {
                 continue;
             };

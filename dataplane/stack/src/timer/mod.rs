@@ -299,15 +299,22 @@ impl<T> TimerWheel<T> {
     /// `advance(now, ..)` would, in the same order. Between calls the wheel may be used freely:
     /// the current tick is then that of the timer just returned, so a timer armed due at or
     /// before `now` fires in the same run of polls, in order.
+    #[inline]
     pub fn poll(&mut self, now: Timestamp) -> Option<(TimerHandle, T)> {
-        let target = self.per_tick.div_rem(now.as_nanos()).0.max(self.elapsed);
         // Within the current tick and nothing pending, nothing can be due: every occupied
         // slot comes due after the current tick (`next_expiration`: a slot at or before it was
-        // emptied when the wheel went past its start), so the loop below would only find that
-        // and leave `elapsed` at `target`, where it is.
-        if target == self.elapsed && self.pending.is_empty() {
+        // emptied when the wheel went past its start), so the loop would only find that and
+        // leave `elapsed` where it is.
+        if self.idle_at(now) {
             return None;
         }
+        self.poll_due(now)
+    }
+
+    /// [`TimerWheel::poll`] past its idle test.
+    #[inline(never)]
+    fn poll_due(&mut self, now: Timestamp) -> Option<(TimerHandle, T)> {
+        let target = self.per_tick.div_rem(now.as_nanos()).0.max(self.elapsed);
         loop {
             if let Some(index) = self.slab.pop_front(&mut self.pending) {
                 let (generation, value) = self.slab.remove(index)?;
