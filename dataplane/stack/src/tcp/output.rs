@@ -228,16 +228,8 @@ impl Conn {
     /// as [`Conn::idle_established`] found): the persist branch cannot apply.
     #[inline]
     fn arm_timers_idle(&mut self, ctx: &Ctx<'_>) {
-        if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none() {
-            self.rto_at = Some(self.rtt.deadline(ctx.now));
-        }
-        if let Some(ka) = &ctx.config.keepalive {
-            if self.keepalive_at.is_none()
-                && matches!(self.state, TcpState::Established | TcpState::CloseWait)
-            {
-                self.keepalive_at = Some(self.last_rx + ka.idle);
-            }
-        }
+        self.arm_rto(ctx);
+        self.arm_keepalive(ctx);
     }
 
     /// RFC 6298 (5.1): the retransmission timer runs while data is outstanding; the persist
@@ -256,10 +248,23 @@ impl Conn {
                     .min(ctx.config.persist_max);
                 self.persist_at = Some(ctx.now + interval);
             }
-        } else if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none()
-        {
+        } else {
+            self.arm_rto(ctx);
+        }
+        self.arm_keepalive(ctx);
+    }
+
+    /// RFC 6298 (5.1): while data is outstanding and neither timer runs, start the RTO.
+    #[inline(always)]
+    fn arm_rto(&mut self, ctx: &Ctx<'_>) {
+        if self.snd_max != self.snd_una && self.rto_at.is_none() && self.persist_at.is_none() {
             self.rto_at = Some(self.rtt.deadline(ctx.now));
         }
+    }
+
+    /// RFC 1122 §4.2.3.6: the keep-alive timer of a synchronized, open connection.
+    #[inline(always)]
+    fn arm_keepalive(&mut self, ctx: &Ctx<'_>) {
         if let Some(ka) = &ctx.config.keepalive {
             if self.keepalive_at.is_none()
                 && matches!(self.state, TcpState::Established | TcpState::CloseWait)
