@@ -92,26 +92,29 @@ fn native_sum(data: &[u8]) -> u64 {
 }
 
 /// [`native_sum`] for inputs up to [`SHORT`] bytes: whole 8-byte words summed exactly in 128
-/// bits (an add and an add-with-carry per word, the chain of classic checksum loops, two words
-/// per step), which the compiler does not vectorise: for headers and small segments the vector
-/// loop's set-up and reduction cost more than the words themselves, and for a full segment it
-/// still takes more instructions. The part above bit 63 (below 2^8: at most 256 words) is worth
-/// 2^64 ≡ 1 (mod 2^16 − 1), and the low 64 bits are split into 32-bit halves, so the result
-/// is ≡ [`native_sum`]'s modulo 0xffff, and zero only when `data` is all zeros, as
+/// bits (an add and an add-with-carry per word, the chain of classic checksum loops), in four
+/// independent chains of one word in four, so that a core with several adders runs them side
+/// by side instead of waiting on one carry chain (one word per cycle). The compiler does not
+/// vectorise this: for headers and small segments the vector loop's set-up and reduction cost
+/// more than the words themselves, and for a full segment it still takes more instructions.
+/// The part above bit 63 (below 2^8: at most 256 words in all) is worth 2^64 ≡ 1
+/// (mod 2^16 − 1), and the low 64 bits are split into 32-bit halves, so the result is ≡
+/// [`native_sum`]'s modulo 0xffff, and zero only when `data` is all zeros, as
 /// [`native_sum`]'s: both fold to the same 16-bit sum.
 #[inline]
 fn native_sum_short(data: &[u8]) -> u64 {
-    // The exact sum of the 8-byte words in 128 bits (an add and an add-with-carry per word;
-    // at most 256 words, so the high half stays below 2^8), two words per step.
-    let mut total: u128 = 0;
-    let mut pairs = data.chunks_exact(16);
-    for p in &mut pairs {
-        let (a, b) = p.split_at(8);
-        total += u128::from(a.try_into().map_or(0, u64::from_ne_bytes));
-        total += u128::from(b.try_into().map_or(0, u64::from_ne_bytes));
+    let word = |b: &[u8]| u128::from(b.try_into().map_or(0, u64::from_ne_bytes));
+    let mut chains = [0u128; 4];
+    let mut quads = data.chunks_exact(32);
+    for q in &mut quads {
+        chains[0] += word(&q[..8]);
+        chains[1] += word(&q[8..16]);
+        chains[2] += word(&q[16..24]);
+        chains[3] += word(&q[24..]);
     }
-    let mut rest = pairs.remainder();
-    if let Some((w, after)) = rest.split_first_chunk::<8>() {
+    let mut total = chains[0] + chains[1] + (chains[2] + chains[3]);
+    let mut rest = quads.remainder();
+    while let Some((w, after)) = rest.split_first_chunk::<8>() {
         total += u128::from(u64::from_ne_bytes(*w));
         rest = after;
     }
