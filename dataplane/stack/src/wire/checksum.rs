@@ -67,12 +67,25 @@ fn sum_in_blocks(data: &[u8], block: usize) -> u16 {
 /// [`native_sum_short`]; longer ones (jumbo frames, offload-sized buffers) the vectorised loop.
 const SHORT: usize = 2048;
 
-/// The unfolded sum of `data` read as native-endian words (at most [`BLOCK`] bytes).
-#[inline]
+/// Inputs from this many bytes on (a full-sized segment, not a header) are summed in four
+/// chains by [`native_sum_short`].
+const CHAINS_FROM: usize = 256;
+
+/// The unfolded sum of `data` read as native-endian words (at most [`BLOCK`] bytes). Inlined
+/// whole so that a caller summing a header of known length gets straight-line code; the long
+/// loops are out of line.
+#[inline(always)]
 fn native_sum(data: &[u8]) -> u64 {
     if data.len() <= SHORT {
-        return native_sum_short(data);
+        native_sum_short(data)
+    } else {
+        native_sum_long(data)
     }
+}
+
+/// [`native_sum`] beyond [`SHORT`] bytes.
+#[inline(never)]
+fn native_sum_long(data: &[u8]) -> u64 {
     let mut acc: u64 = 0;
     let mut words = data.chunks_exact(8);
     for w in &mut words {
@@ -92,29 +105,30 @@ fn native_sum(data: &[u8]) -> u64 {
 }
 
 /// [`native_sum`] for inputs up to [`SHORT`] bytes: whole 8-byte words summed exactly in 128
-/// bits (an add and an add-with-carry per word, the chain of classic checksum loops), in four
-/// independent chains of one word in four, so that a core with several adders runs them side
-/// by side instead of waiting on one carry chain (one word per cycle). The compiler does not
-/// vectorise this: for headers and small segments the vector loop's set-up and reduction cost
-/// more than the words themselves, and for a full segment it still takes more instructions.
-/// The part above bit 63 (below 2^8: at most 256 words in all) is worth 2^64 ≡ 1
-/// (mod 2^16 − 1), and the low 64 bits are split into 32-bit halves, so the result is ≡
-/// [`native_sum`]'s modulo 0xffff, and zero only when `data` is all zeros, as
+/// bits (an add and an add-with-carry per word, the chain of classic checksum loops), which
+/// the compiler does not vectorise: for headers and small segments the vector loop's set-up
+/// and reduction cost more than the words themselves, and for a full segment it still takes
+/// more instructions. From [`CHAINS_FROM`] bytes on, the words go into four independent
+/// chains (one word in four each), which a core with several adders runs side by side instead
+/// of waiting on one carry chain; shorter inputs take two words per step in one chain, with
+/// less set-up. The part above bit 63 (below 2^8: at most 256 words in all) is worth
+/// 2^64 ≡ 1 (mod 2^16 − 1), and the low 64 bits are split into 32-bit halves, so the result
+/// is ≡ [`native_sum`]'s modulo 0xffff, and zero only when `data` is all zeros, as
 /// [`native_sum`]'s: both fold to the same 16-bit sum.
-#[inline]
+#[inline(always)]
 fn native_sum_short(data: &[u8]) -> u64 {
+    let (mut total, mut rest) = if data.len() >= CHAINS_FROM {
+        sum_in_chains(data)
+    } else {
+        (0, data)
+    };
     let word = |b: &[u8]| u128::from(b.try_into().map_or(0, u64::from_ne_bytes));
-    let mut chains = [0u128; 4];
-    let mut quads = data.chunks_exact(32);
-    for q in &mut quads {
-        chains[0] += word(&q[..8]);
-        chains[1] += word(&q[8..16]);
-        chains[2] += word(&q[16..24]);
-        chains[3] += word(&q[24..]);
+    let mut pairs = rest.chunks_exact(16);
+    for p in &mut pairs {
+        total += word(&p[..8]) + word(&p[8..]);
     }
-    let mut total = chains[0] + chains[1] + (chains[2] + chains[3]);
-    let mut rest = quads.remainder();
-    while let Some((w, after)) = rest.split_first_chunk::<8>() {
+    rest = pairs.remainder();
+    if let Some((w, after)) = rest.split_first_chunk::<8>() {
         total += u128::from(u64::from_ne_bytes(*w));
         rest = after;
     }
@@ -132,6 +146,25 @@ fn native_sum_short(data: &[u8]) -> u64 {
         acc += u64::from(u16::from_ne_bytes([odd, 0]));
     }
     acc
+}
+
+/// The exact sum of the 32-byte blocks of `data` in four chains, and the bytes after them
+/// (see [`native_sum_short`]). Out of line: only full-sized segments come here.
+#[inline(never)]
+fn sum_in_chains(data: &[u8]) -> (u128, &[u8]) {
+    let word = |b: &[u8]| u128::from(b.try_into().map_or(0, u64::from_ne_bytes));
+    let mut chains = [0u128; 4];
+    let mut quads = data.chunks_exact(32);
+    for q in &mut quads {
+        chains[0] += word(&q[..8]);
+        chains[1] += word(&q[8..16]);
+        chains[2] += word(&q[16..24]);
+        chains[3] += word(&q[24..]);
+    }
+    (
+        chains[0] + chains[1] + (chains[2] + chains[3]),
+        quads.remainder(),
+    )
 }
 
 /// One's complement addition of two sums (RFC 1071 §1).
