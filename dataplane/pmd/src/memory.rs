@@ -232,8 +232,9 @@ struct Link {
     instant: bool,
     state: Mutex<LinkState>,
     /// Frames in each direction's per-queue list (`queued[side][queue]` mirrors
-    /// `wires[side].to_queue[queue].len()`, updated under the lock), read without the lock so
-    /// that polling an empty queue costs one load, as reading a NIC ring's head does.
+    /// `wires[side].to_queue[queue].len()`, stored under the lock once per burst: a plain
+    /// store, not a locked read-modify-write per frame), read without the lock so that polling
+    /// an empty queue costs one load, as reading a NIC ring's head does.
     queued: [Box<[AtomicUsize]>; 2],
 }
 
@@ -522,7 +523,9 @@ impl RxQueue for MemoryQueue {
             }
             wire.recycle(bytes);
         }
-        queued.fetch_sub(popped, Ordering::Relaxed);
+        if popped > 0 {
+            queued.store(wire.to_queue[queue].len(), Ordering::Relaxed);
+        }
         got
     }
 }
@@ -569,11 +572,13 @@ impl TxQueue for MemoryQueue {
                 arrival: done + link.latency,
                 frame,
             });
-            link.queued[self.side][queue].fetch_add(1, Ordering::Relaxed);
             in_flight += 1;
             wire.stats.frames_sent += 1;
             wire.stats.bytes_sent += len as u64;
             self.stats.count_tx(len);
+        }
+        for (count, queue) in link.queued[self.side].iter().zip(&wire.to_queue) {
+            count.store(queue.len(), Ordering::Relaxed);
         }
         taken
     }
