@@ -56,11 +56,13 @@ impl PacketBuf {
         }
     }
 
+    #[inline]
     fn pool(&self) -> &Shared {
         // SAFETY: this buffer owns a frame and so a reference: the pool is alive.
         unsafe { self.shared.as_ref() }
     }
 
+    #[inline]
     fn frame_ptr(&self) -> *mut u8 {
         let pool = self.pool();
         let offset = (self.index as usize) << pool.frame_shift;
@@ -68,6 +70,7 @@ impl PacketBuf {
         unsafe { pool.region.base().as_ptr().add(offset) }
     }
 
+    #[inline]
     fn data_ptr(&self) -> *mut u8 {
         // SAFETY: `start <= frame_size` is kept by every method: still inside the frame.
         unsafe { self.frame_ptr().add(self.start as usize) }
@@ -127,6 +130,7 @@ impl PacketBuf {
     }
 
     /// Grows the data by `n` bytes at the front (into the headroom) and returns them.
+    #[inline]
     pub fn prepend(&mut self, n: usize) -> Result<&mut [u8], BufError> {
         if n > self.headroom() {
             return Err(BufError::Headroom {
@@ -141,6 +145,7 @@ impl PacketBuf {
 
     /// Grows the data by `n` bytes at the back (into the tailroom) and returns them. Their
     /// content is whatever the frame held: write all of it.
+    #[inline]
     pub fn append(&mut self, n: usize) -> Result<&mut [u8], BufError> {
         if n > self.tailroom() {
             return Err(BufError::Tailroom {
@@ -154,12 +159,14 @@ impl PacketBuf {
     }
 
     /// Appends a copy of `bytes`.
+    #[inline]
     pub fn extend_from_slice(&mut self, bytes: &[u8]) -> Result<(), BufError> {
         self.append(bytes.len())?.copy_from_slice(bytes);
         Ok(())
     }
 
     /// Removes `n` bytes from the front of the data (they become headroom).
+    #[inline]
     pub fn trim_front(&mut self, n: usize) -> Result<(), BufError> {
         if n > self.len() {
             return Err(BufError::TooShort {
@@ -173,6 +180,7 @@ impl PacketBuf {
     }
 
     /// Shortens the data to `len` bytes; no effect if it is already shorter.
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
             self.len = len as u32;
@@ -347,6 +355,7 @@ impl Frame {
         Frame { shared, index }
     }
 
+    #[inline]
     fn pool(&self) -> &Shared {
         // SAFETY: the frame holds a reference, so the pool is alive.
         unsafe { self.shared.as_ref() }
