@@ -232,9 +232,8 @@ struct Link {
     instant: bool,
     state: Mutex<LinkState>,
     /// Frames in each direction's per-queue list (`queued[side][queue]` mirrors
-    /// `wires[side].to_queue[queue].len()`, stored under the lock once per burst: a plain
-    /// store, not a locked read-modify-write per frame), read without the lock so that polling
-    /// an empty queue costs one load, as reading a NIC ring's head does.
+    /// `wires[side].to_queue[queue].len()`, updated under the lock), read without the lock so
+    /// that polling an empty queue costs one load, as reading a NIC ring's head does.
     queued: [Box<[AtomicUsize]>; 2],
 }
 
@@ -523,9 +522,7 @@ impl RxQueue for MemoryQueue {
             }
             wire.recycle(bytes);
         }
-        if popped > 0 {
-            queued.store(wire.to_queue[queue].len(), Ordering::Relaxed);
-        }
+        queued.fetch_sub(popped, Ordering::Relaxed);
         got
     }
 }
@@ -572,13 +569,11 @@ impl TxQueue for MemoryQueue {
                 arrival: done + link.latency,
                 frame,
             });
+            link.queued[self.side][queue].fetch_add(1, Ordering::Relaxed);
             in_flight += 1;
             wire.stats.frames_sent += 1;
             wire.stats.bytes_sent += len as u64;
             self.stats.count_tx(len);
-        }
-        for (count, queue) in link.queued[self.side].iter().zip(&wire.to_queue) {
-            count.store(queue.len(), Ordering::Relaxed);
         }
         taken
     }
