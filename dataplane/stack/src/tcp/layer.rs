@@ -865,14 +865,14 @@ fn settle_live(
         conn.event_queued = true;
         event_queue.push(EventSource::Conn(handle));
     }
-    let deadline = conn.next_deadline();
-    // Lazy re-arm (see `Tcp::settle`).
-    let rearm = match (deadline, conn.timer, conn.timer_at) {
-        (None, _, _) => false,
-        (Some(d), Some(_), Some(entry)) => d < entry,
-        (Some(_), _, _) => true,
+    // Lazy re-arm (see `Tcp::settle`): with an entry, only a deadline before it moves it
+    // (asked of each deadline, without their minimum, which only a move needs).
+    let rearm = match (conn.timer, conn.timer_at) {
+        (Some(_), Some(entry)) => conn.has_deadline_before(entry),
+        _ => conn.next_deadline().is_some(),
     };
     if rearm {
+        let deadline = conn.next_deadline();
         if let Some(timer) = conn.timer {
             wheel.cancel(timer);
         }
