@@ -127,6 +127,7 @@ impl PacketBuf {
     }
 
     /// Grows the data by `n` bytes at the front (into the headroom) and returns them.
+    #[inline]
     pub fn prepend(&mut self, n: usize) -> Result<&mut [u8], BufError> {
         if n > self.headroom() {
             return Err(BufError::Headroom {
@@ -141,6 +142,7 @@ impl PacketBuf {
 
     /// Grows the data by `n` bytes at the back (into the tailroom) and returns them. Their
     /// content is whatever the frame held: write all of it.
+    #[inline]
     pub fn append(&mut self, n: usize) -> Result<&mut [u8], BufError> {
         if n > self.tailroom() {
             return Err(BufError::Tailroom {

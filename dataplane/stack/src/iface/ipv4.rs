@@ -273,14 +273,22 @@ impl Core {
 
     /// Queues a finished frame for the device; when the queue is full the oldest frame is
     /// dropped (counted) to make room.
-    #[inline]
+    #[inline(always)]
     pub(super) fn enqueue_tx(&mut self, buf: PacketBuf) {
         if self.tx.len() >= self.config.tx_queue_len {
-            let excess = self.tx.len() + 1 - self.config.tx_queue_len;
-            self.tx.drain(..excess);
-            self.stats.drop_tx_queue_overflow += excess as u64;
+            self.make_tx_room();
         }
         self.tx.push(buf);
+    }
+
+    /// [`Self::enqueue_tx`] on a full queue: drops (and counts) the oldest frames so that one
+    /// more fits. Out of line: the queue is full only when the device stalls.
+    #[cold]
+    #[inline(never)]
+    fn make_tx_room(&mut self) {
+        let excess = self.tx.len() + 1 - self.config.tx_queue_len;
+        self.tx.drain(..excess);
+        self.stats.drop_tx_queue_overflow += excess as u64;
     }
 
     /// Writes IPv4 (`ip`, whose payload is all of `buf`) and Ethernet (to `dst_mac`) headers
