@@ -778,6 +778,7 @@ impl Core {
     }
 
     /// Checks a TCP segment's checksum (or trusts the device) and hands it to TCP.
+    #[inline(always)]
     pub(super) fn process_tcp(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf, rx: RxIp) {
         if rx.broadcast {
             // RFC 1122 §4.2.3.10: TCP is unicast only.
