@@ -551,7 +551,12 @@ impl Tcp {
     ) -> Option<ConnHandle> {
         let key = (local, remote);
         let index = match self.last_tuple {
-            Some((last, index)) if last == key => index,
+            // The remote port first: it tells a server's connections apart soonest.
+            Some(((l, r), index))
+                if r.port() == remote.port() && r.ip() == remote.ip() && l == local =>
+            {
+                index
+            }
             Some(_) => *self.by_tuple.get(&key)?,
             None => {
                 let index = *self.by_tuple.get(&key)?;
