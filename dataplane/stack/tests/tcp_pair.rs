@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use cyclone_pmd::Timestamp;
 use cyclone_stack::tcp::{
-    ConnHandle, ConnSender, Consumed, Ready, SegmentSink, Tcp, TcpConfig, TcpError, TcpEvent,
-    TcpState,
+    ConnHandle, Ready, SegmentSink, Tcp, TcpConfig, TcpError, TcpEvent, TcpState,
 };
 use cyclone_stack::wire::TcpRepr;
 
@@ -334,95 +333,6 @@ fn a_reused_tuple_reaches_the_new_connection() {
         assert!(net.run_until(Duration::from_secs(1), |n| n.a.connection_count() == 0));
         assert_eq!(net.b.connection_count(), 1);
     }
-}
-
-/// `recv_with` reads what `recv_eof` would, in place: what `f` consumes is read, the rest
-/// stays; `f` is not called when nothing is readable.
-#[test]
-fn recv_with_reads_in_place_like_recv_eof() {
-    let mut net = Net::new(TcpConfig::default());
-    let (c, s) = establish(&mut net);
-    let consumed = |len, more, at_eof| Ok(Consumed { len, more, at_eof });
-    let never = |_: &[u8], _: &mut ConnSender<'_>| -> usize { panic!("nothing to read") };
-    assert_eq!(net.a.recv_with(c, never), consumed(0, false, false));
-    net.b.send(s, b"bye").unwrap();
-    net.b.shutdown(s).unwrap();
-    assert!(net.run_until(Duration::from_secs(1), |n| n.a.state(c)
-        == Ok(TcpState::CloseWait)));
-    let mut seen = Vec::new();
-    for (take, expect) in [
-        (0, consumed(0, true, false)),
-        (2, consumed(2, true, false)),
-        (9, consumed(1, false, true)),
-    ] {
-        let read = net.a.recv_with(c, |data, _| {
-            seen.push(data.to_vec());
-            take
-        });
-        assert_eq!(read, expect);
-    }
-    assert_eq!(seen, [b"bye".to_vec(), b"bye".to_vec(), b"e".to_vec()]);
-    assert!(net.a.peer_closed(c));
-    assert_eq!(net.a.recv_with(c, never), consumed(0, false, true));
-}
-
-/// A receiver that reads in place and replies through the `ConnSender` puts the same
-/// segments on the wire as one that copies with `recv` and replies with `send`: the same
-/// reads (so the same window updates) and the same replies. The receiver reads at most
-/// `PER_POLL` bytes per poll, so the receive buffer fills and wraps.
-#[test]
-fn recv_with_and_its_sender_match_recv_and_send() {
-    const PER_POLL: usize = 3000;
-    fn run(in_place: bool) -> (u64, u64, Vec<u8>) {
-        let mut net = Net::new(TcpConfig::default());
-        let (c, s) = establish(&mut net);
-        let data = pattern(1 << 20, 3);
-        let (mut sent, mut got, mut echoed) = (0, Vec::new(), Vec::new());
-        let mut reads = 0;
-        let mut buf = vec![0u8; 1 << 20];
-        let ok = net.run_until(Duration::from_secs(600), |n| {
-            if sent < data.len() {
-                sent += n.a.send(c, &data[sent..]).unwrap();
-            }
-            // Up to PER_POLL bytes, and one byte back every seventh poll that reads anything
-            // (the window updates of the others go alone).
-            let before = got.len();
-            let reply = reads % 7 == 0;
-            if in_place {
-                loop {
-                    let read = n.b.recv_with(s, |bytes, tx| {
-                        if got.len() == before && reply {
-                            assert_eq!(tx.send(&[bytes[0]]), Ok(1));
-                        }
-                        let take = bytes.len().min(before + PER_POLL - got.len());
-                        got.extend_from_slice(&bytes[..take]);
-                        take
-                    });
-                    if !read.unwrap().more || got.len() == before + PER_POLL {
-                        break;
-                    }
-                }
-            } else {
-                let k = n.b.recv(s, &mut buf[..PER_POLL]).unwrap();
-                if k > 0 && reply {
-                    assert_eq!(n.b.send(s, &buf[..1]), Ok(1));
-                }
-                got.extend_from_slice(&buf[..k]);
-            }
-            reads += usize::from(got.len() > before);
-            let k = n.a.recv(c, &mut buf).unwrap();
-            echoed.extend_from_slice(&buf[..k]);
-            got.len() == data.len()
-        });
-        assert!(ok, "transfer stalled at {} of {}", got.len(), data.len());
-        assert_eq!(got, data);
-        (
-            net.a.stats().segments_out,
-            net.b.stats().segments_out,
-            echoed,
-        )
-    }
-    assert_eq!(run(true), run(false));
 }
 
 #[test]

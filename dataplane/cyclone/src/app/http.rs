@@ -371,7 +371,6 @@ impl HttpService {
     }
 
     /// Moves bytes both ways for one connection and decides whether it ends.
-    #[inline(always)]
     fn service(&mut self, now: Timestamp, tcp: &mut Tcp, c: ConnHandle) {
         let Some(conn) = self.conns.get_mut(c) else {
             return;
@@ -437,17 +436,17 @@ fn add_stats(totals: &mut ConnStats, s: &ConnStats) {
     totals.bytes_sent += s.bytes_sent;
 }
 
-/// Offers received bytes to HTTP, with TCP's send buffer (through `send`) as the sink for
-/// responses first in line; a failed send sets `send_failed`.
-#[inline(always)]
+/// Offers received bytes to HTTP, with TCP's send buffer as the sink for responses first in
+/// line; a failed send sets `send_failed`.
 fn offer(
     now: Timestamp,
+    tcp: &mut Tcp,
+    c: ConnHandle,
     http: &mut Connection,
     data: &[u8],
     send_failed: &mut bool,
-    mut send: impl FnMut(&[u8]) -> Result<usize, TcpError>,
 ) -> usize {
-    http.on_recv_with(now, data, |bytes: &[u8]| match send(bytes) {
+    http.on_recv_with(now, data, |bytes: &[u8]| match tcp.send(c, bytes) {
         Ok(n) => n,
         Err(_) => {
             *send_failed = true;
@@ -481,29 +480,25 @@ fn pump(
     // below, like one from the send loop.
     let mut send_failed = false;
     if !conn.inbox.is_empty() {
-        let n = offer(now, &mut conn.http, &conn.inbox, &mut send_failed, |b| {
-            tcp.send(c, b)
-        });
+        let n = offer(now, tcp, c, &mut conn.http, &conn.inbox, &mut send_failed);
         conn.inbox.drain(..n);
     }
     // TCP's "FIN received and nothing left unread", as of the last read (nothing below
     // reads or receives before it is used); `None` until a read.
     let mut eof = None;
     while conn.inbox.is_empty() && conn.http.accepts_input() {
-        // Read in place, answering through the same connection; what HTTP does not take
-        // waits in the inbox (read from TCP all the same, as a copying read would).
-        let (http, inbox) = (&mut conn.http, &mut conn.inbox);
-        let read = tcp
-            .recv_with(c, |data, tx| {
-                let taken = offer(now, http, data, &mut send_failed, |b| tx.send(b));
-                if taken < data.len() {
-                    inbox.extend_from_slice(&data[taken..]);
-                }
-                data.len()
-            })
-            .map_err(|_| End::Error)?;
-        eof = Some(read.at_eof);
-        if !read.more {
+        let (got, at_eof) = tcp.recv_eof(c, scratch).map_err(|_| End::Error)?;
+        eof = Some(at_eof);
+        if got == 0 {
+            break;
+        }
+        let data = &scratch[..got];
+        let taken = offer(now, tcp, c, &mut conn.http, data, &mut send_failed);
+        if taken < got {
+            conn.inbox.extend_from_slice(&data[taken..]);
+        }
+        // A short read emptied TCP's buffer: no need to ask again.
+        if got < scratch.len() {
             break;
         }
     }

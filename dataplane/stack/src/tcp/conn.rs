@@ -346,26 +346,6 @@ impl Conn {
         }
     }
 
-    /// After the application read: whether the window has opened by enough to tell the peer
-    /// now (RFC 9293 §3.8.6.2.2 window update; the caller owes an ACK then).
-    #[inline(always)]
-    pub(crate) fn read_opens_window(&self) -> bool {
-        let advertised = self.rcv_wnd_advertised();
-        let mss = self.eff_mss();
-        let cap = u32::try_from(self.recv.capacity()).unwrap_or(u32::MAX);
-        let threshold = (2 * mss).min(cap / 2);
-        // The offer never exceeds the buffer (`rcv_window` <= free space <= capacity): when
-        // the window advertised is at least an MSS and within `threshold` of the capacity,
-        // no offer can be an update, and `rcv_window` need not be computed.
-        if advertised >= mss && cap.saturating_sub(advertised) < threshold {
-            return false;
-        }
-        let offer = self.rcv_window();
-        self.state.is_synchronized()
-            && offer > advertised
-            && (offer - advertised >= threshold || advertised < mss)
-    }
-
     /// The RCV.WND of the acceptability test: what we last advertised.
     pub(crate) fn rcv_wnd_advertised(&self) -> u32 {
         if self.rcv_adv.gt(self.rcv_nxt) {

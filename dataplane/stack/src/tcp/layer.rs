@@ -867,7 +867,7 @@ impl Tcp {
 /// The connection `handle` names, if its slot still holds it (a split borrow of
 /// `Tcp::conns` for the methods that hold other fields of `Tcp` at the same time).
 #[inline]
-pub(crate) fn live_conn(conns: &mut [Slot<Box<Conn>>], handle: ConnHandle) -> Option<&mut Conn> {
+fn live_conn(conns: &mut [Slot<Box<Conn>>], handle: ConnHandle) -> Option<&mut Conn> {
     let conn = conns
         .get_mut(handle.index as usize)?
         .live_mut(handle.generation)?;

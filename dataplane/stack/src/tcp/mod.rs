@@ -10,8 +10,7 @@
 //!   (segment arrival, §3.10.7), `output` (transmission), `recovery` (ACK processing and how
 //!   the sender drives [`sack`], [`congestion`] and [`rtt`] through loss recovery), `timers`,
 //!   `send`/`recv` (buffers and reassembly, over the byte ring `ring`), `listen` (listeners, SYN queue, RST for closed
-//!   ports), `options` (ISN, window scale), `socket` (the API), `stream` (reading in place,
-//!   with replies on the same connection), `stats`, `state`.
+//!   ports), `options` (ISN, window scale), `socket` (the API), `stats`, `state`.
 
 pub mod congestion;
 mod layer;
@@ -32,7 +31,6 @@ mod send;
 mod socket;
 mod state;
 mod stats;
-mod stream;
 mod timers;
 
 pub use congestion::CongestionAlgorithm;
@@ -41,4 +39,3 @@ pub use fuzz::{fuzz_tcp_segments, fuzz_tcp_segments_digest};
 pub use layer::{KeepAlive, PlainSegment, SegmentSink, Tcp, TcpConfig};
 pub use state::{ConnHandle, ListenerHandle, Ready, TcpError, TcpEvent, TcpEvents, TcpState};
 pub use stats::{ConnStats, TcpStats};
-pub use stream::{ConnSender, Consumed};

@@ -84,18 +84,6 @@ impl RecvBuffer {
         !self.ooo.is_empty()
     }
 
-    /// The readable data's first contiguous run (all of it unless the ring wraps).
-    #[inline]
-    pub(crate) fn readable(&self) -> &[u8] {
-        self.data.range(0, self.data.len())[0]
-    }
-
-    /// Drops the first `n` readable bytes (read in place through [`RecvBuffer::readable`]).
-    #[inline]
-    pub(crate) fn consume(&mut self, n: usize) {
-        self.data.consume(n);
-    }
-
     /// Copies readable data into `buf`; returns how much.
     #[inline]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {

@@ -250,7 +250,23 @@ impl Tcp {
             return Ok((0, conn.at_eof()));
         }
         let eof = conn.at_eof();
-        if conn.read_opens_window() {
+        // Window update (RFC 9293 §3.8.6.2.2): tell the peer once the window has opened by
+        // enough to matter.
+        let advertised = conn.rcv_wnd_advertised();
+        let mss = conn.eff_mss();
+        let cap = u32::try_from(conn.recv.capacity()).unwrap_or(u32::MAX);
+        let threshold = (2 * mss).min(cap / 2);
+        // The offer never exceeds the buffer (`rcv_window` <= free space <= capacity): when
+        // the window advertised is at least an MSS and within `threshold` of the capacity,
+        // no offer can be an update, and `rcv_window` need not be computed.
+        if advertised >= mss && cap.saturating_sub(advertised) < threshold {
+            return Ok((n, eof));
+        }
+        let offer = conn.rcv_window();
+        if conn.state.is_synchronized()
+            && offer > advertised
+            && (offer - advertised >= threshold || advertised < mss)
+        {
             conn.ack_now = true;
             self.mark_dirty(handle);
         }
