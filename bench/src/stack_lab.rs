@@ -462,15 +462,15 @@ pub struct HttpKeepAlive {
     pub responses: u64,
 }
 
-/// The server's side of one loop iteration: poll the interface, run the HTTP service, and
-/// poll again if that queued anything, so the response leaves in the same step
-/// (run-to-completion). Kept out of line so that callgrind can count it alone.
+/// The server's side of one loop iteration, as the runtime's turn: poll the interface, run
+/// the HTTP service, and transmit if that queued anything, so the response leaves in the
+/// same step (run-to-completion). Kept out of line so that callgrind can count it alone.
 #[inline(never)]
 fn server_side(now: Timestamp, host: &mut Host, service: &mut HttpService) {
     host.iface.poll(now, &mut host.queue);
     service.poll(now, host.iface.tcp_mut());
     if host.iface.poll_at().is_some_and(|t| t <= now) {
-        host.iface.poll(now, &mut host.queue);
+        host.iface.transmit(now, &mut host.queue);
     }
 }
 

@@ -676,39 +676,44 @@ impl Connection {
         keep_alive_10: bool,
         sink: Option<&mut S>,
     ) {
-        let resp = match sink {
-            Some(sink) => match self.send_cached(now, resp, is_head, close, keep_alive_10, sink) {
-                Ok(()) => return,
-                Err(resp) => resp,
-            },
-            None => resp,
-        };
+        if let Some(sink) = sink {
+            if self.send_cached(now, &resp, is_head, close, keep_alive_10, sink) {
+                // No extra headers, a borrowed (or no) content type, a static (or no) body:
+                // it owns nothing unless header space was reserved, and dropping it is then a
+                // no-op, skipped.
+                if resp.headers.capacity() == 0 {
+                    std::mem::forget(resp);
+                }
+                return;
+            }
+        }
         self.queue_response_slow(now, resp, is_head, close, keep_alive_10);
     }
 
     /// The fast path of keep-alive traffic: a response whose bytes, body included, are the
     /// cached ones, first in line (nothing queued), goes from the cache to `sink`; only what
-    /// the sink leaves is queued. Gives the response back when this does not apply.
+    /// the sink leaves is queued. Returns whether this applied (the response is then sent or
+    /// queued, and `resp` is spent), by reference so the response is not moved through here.
     #[inline(always)]
     fn send_cached<S: Sink>(
         &mut self,
         now: Timestamp,
-        resp: Response,
+        resp: &Response,
         is_head: bool,
         close: bool,
         keep_alive_10: bool,
         sink: &mut S,
-    ) -> Result<(), Response> {
+    ) -> bool {
         if self.last_raw.is_none() || !self.out.is_empty() {
-            return Err(resp);
+            return false;
         }
         let secs = self.unix_secs(now);
         let flags = u8::from(is_head) | u8::from(close) << 1 | u8::from(keep_alive_10) << 2;
         let (Some(raw), Some((_, bytes))) = (self.last_raw, &self.last_head) else {
-            return Err(resp);
+            return false;
         };
-        if RawKey::of(&resp, flags, secs) != Some(raw) {
-            return Err(resp);
+        if RawKey::of(resp, flags, secs) != Some(raw) {
+            return false;
         }
         let taken = sink(bytes).min(bytes.len());
         if taken > 0 {
@@ -722,12 +727,7 @@ impl Connection {
             self.out.end_response();
         }
         self.stats.responses += 1;
-        // No extra headers, a borrowed (or no) content type, a static (or no) body: it owns
-        // nothing unless header space was reserved, and dropping it is then a no-op, skipped.
-        if resp.headers.capacity() == 0 {
-            std::mem::forget(resp);
-        }
-        Ok(())
+        true
     }
 
     fn queue_response_slow(

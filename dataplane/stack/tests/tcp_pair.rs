@@ -307,6 +307,34 @@ fn recv_eof_is_recv_then_peer_closed() {
     assert_eq!(net.a.recv_eof(c, &mut []), Ok((0, true)));
 }
 
+/// A 4-tuple used again: the server closed first and holds it in TIME-WAIT, the client
+/// connects from the same port, and the SYN reopens it (RFC 6191) as a new connection that
+/// gets the segments that follow (the demultiplexing cache follows the table), both times
+/// after the tuple carried traffic.
+#[test]
+fn a_reused_tuple_reaches_the_new_connection() {
+    let mut net = Net::new(TcpConfig::default());
+    let listener = net.b.listen(b_addr(), 16).unwrap();
+    for round in 0..2u64 {
+        let c = net.a.connect(net.now, a_addr(), b_addr()).unwrap();
+        let mut s = None;
+        assert!(net.run_until(Duration::from_secs(5), |n| {
+            s = s.or_else(|| n.b.accept(listener));
+            s.is_some() && n.a.state(c) == Ok(TcpState::Established)
+        }));
+        let s = s.unwrap();
+        let data = pattern(100_000, round);
+        assert_eq!(transfer(&mut net, true, c, s, &data), data);
+        assert_eq!(transfer(&mut net, false, s, c, &data), data);
+        // Server first: its side ends in TIME-WAIT, the client's is freed.
+        net.b.close(s).unwrap();
+        assert!(net.run_until(Duration::from_secs(1), |n| n.a.peer_closed(c)));
+        net.a.close(c).unwrap();
+        assert!(net.run_until(Duration::from_secs(1), |n| n.a.connection_count() == 0));
+        assert_eq!(net.b.connection_count(), 1);
+    }
+}
+
 #[test]
 fn simultaneous_close_goes_through_closing() {
     let config = TcpConfig {

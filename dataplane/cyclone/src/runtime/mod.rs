@@ -8,7 +8,8 @@
 //!
 //! 1. read the clock once ([`MonotonicClock`]);
 //! 2. `iface.poll` (receive, TCP, ARP, transmit), then `service.poll` (HTTP), then
-//!    `iface.poll` again if that left TCP with something to send;
+//!    `iface.transmit` (TCP, ARP, transmit: no second receive) if that left TCP with
+//!    something to send;
 //! 3. every ~10 ms, publish the counters ([`QueueRecorder`]: atomics, no lock);
 //! 4. idle strategy ([`Backoff`]): with `busy_poll`, spin; otherwise after a run of idle turns,
 //!    spin a little, then yield, then [`QueueWait::wait`] — a sleep by default, a blocking
@@ -494,9 +495,10 @@ impl<Q: Queue + QueueWait> Worker<Q> {
         let recorder = &mut self.recorder;
         self.service.drain_latencies(|d| recorder.record_latency(d));
         let mut worked = first.did_work();
-        // The service queued data or a close: let TCP send it in this turn.
+        // The service queued data or a close: let TCP send it in this turn (no second
+        // receive burst: what arrived meanwhile is for the next turn).
         if self.iface.poll_at().is_some_and(|t| t <= now) {
-            worked |= self.iface.poll(now, &mut self.queue).did_work();
+            worked |= self.iface.transmit(now, &mut self.queue).did_work();
         }
         worked
     }

@@ -273,14 +273,22 @@ impl Core {
 
     /// Queues a finished frame for the device; when the queue is full the oldest frame is
     /// dropped (counted) to make room.
-    #[inline]
+    #[inline(always)]
     pub(super) fn enqueue_tx(&mut self, buf: PacketBuf) {
         if self.tx.len() >= self.config.tx_queue_len {
-            let excess = self.tx.len() + 1 - self.config.tx_queue_len;
-            self.tx.drain(..excess);
-            self.stats.drop_tx_queue_overflow += excess as u64;
+            self.make_tx_room();
         }
         self.tx.push(buf);
+    }
+
+    /// [`Self::enqueue_tx`] on a full queue: drops (and counts) the oldest frames so that one
+    /// more fits. Out of line: the queue is full only when the device stalls.
+    #[cold]
+    #[inline(never)]
+    fn make_tx_room(&mut self) {
+        let excess = self.tx.len() + 1 - self.config.tx_queue_len;
+        self.tx.drain(..excess);
+        self.stats.drop_tx_queue_overflow += excess as u64;
     }
 
     /// Writes IPv4 (`ip`, whose payload is all of `buf`) and Ethernet (to `dst_mac`) headers
@@ -397,15 +405,23 @@ impl Core {
         seg: &PlainSegment,
         payload: [&[u8]; 2],
     ) -> Result<(), TxError> {
-        match self.live_path(now, *dst.ip()) {
-            Some(path) if path.src == *src.ip() && self.csum.tcp_tx() == TxChecksum::Compute => {
-                self.send_tcp_template(&path, seg, payload)
-            }
-            _ => self.send_tcp(now, src, dst, &seg.to_repr(), payload),
+        // Asked of the path in place: it is not copied out (`send_tcp_template` reads it
+        // where it is).
+        let template = self.tx_path.as_ref().is_some_and(|path| {
+            path.dst == *dst.ip()
+                && now < path.expires
+                && path.arp_generation == self.arp.generation()
+                && path.src == *src.ip()
+        }) && self.csum.tcp_tx() == TxChecksum::Compute;
+        if template {
+            self.send_tcp_template(seg, payload)
+        } else {
+            self.send_tcp(now, src, dst, &seg.to_repr(), payload)
         }
     }
 
-    /// [`Self::send_tcp_plain`] from `path`'s template: payload copied into a fresh buffer,
+    /// [`Self::send_tcp_plain`] from the template of the path the caller found live
+    /// (`tx_path`, read in place): payload copied into a fresh buffer,
     /// then the 34 template bytes and the TCP header written in front of it. The bytes are
     /// those [`Self::send_tcp_resolved`] writes for `seg.to_repr()`:
     /// - Ethernet and IPv4 headers: the template is built from the same values, and the
@@ -421,7 +437,6 @@ impl Core {
     ///   which the protocol word (6) rules out in both (likewise 0x4500 for IPv4).
     fn send_tcp_template(
         &mut self,
-        path: &TxPath,
         seg: &PlainSegment,
         payload: [&[u8]; 2],
     ) -> Result<(), TxError> {
@@ -454,6 +469,10 @@ impl Core {
         }
         let ident = self.next_ident();
         let ip_offload = self.csum.ipv4_tx() == TxChecksum::Offload;
+        // The caller checked the path (`send_tcp_plain`); without one the buffer goes back.
+        let Some(path) = self.tx_path.as_ref() else {
+            return Err(TxError::NoRoute);
+        };
         let (head, data) = buf.data_mut().split_at_mut(HEAD + header_len);
         // IPv4: IP + segment_len <= MTU < 65536.
         let total_len = (IP + segment_len) as u16;
@@ -770,6 +789,7 @@ impl Core {
     }
 
     /// Checks a TCP segment's checksum (or trusts the device) and hands it to TCP.
+    #[inline(always)]
     pub(super) fn process_tcp(&mut self, now: Timestamp, tcp: &mut Tcp, buf: PacketBuf, rx: RxIp) {
         if rx.broadcast {
             // RFC 1122 §4.2.3.10: TCP is unicast only.

@@ -159,9 +159,7 @@ impl Interface {
     pub fn poll<Q: Queue>(&mut self, now: Timestamp, queue: &mut Q) -> PollOutcome {
         let Interface { tcp, core, rx } = self;
         core.now = core.now.max(now);
-        if core.pool.as_ref().map(Pool::id) != Some(queue.pool().id()) {
-            core.pool = Some(queue.pool().clone());
-        }
+        core.learn_pool(queue);
         if !core.started {
             core.started = true;
             core.send_gratuitous_arp();
@@ -180,6 +178,33 @@ impl Interface {
                 core.process_frame(now, tcp, buf);
             }
         }
+        Interface::finish(tcp, core, now, queue, received)
+    }
+
+    /// The steps of [`Interface::poll`] after the receive burst alone: [`Tcp::poll`], ARP
+    /// timers, `tx_burst` of everything queued. For a second step in the same turn, after the
+    /// application queued data (a response) on TCP: it leaves at once without another
+    /// receive burst (frames that arrived meanwhile wait for the next poll, a moment later),
+    /// so a turn pays for one `rx_burst`, not two. Before the first poll it is that poll.
+    pub fn transmit<Q: Queue>(&mut self, now: Timestamp, queue: &mut Q) -> PollOutcome {
+        if !self.core.started {
+            return self.poll(now, queue);
+        }
+        let Interface { tcp, core, .. } = self;
+        core.now = core.now.max(now);
+        core.learn_pool(queue);
+        Interface::finish(tcp, core, now, queue, 0)
+    }
+
+    /// The end of a poll: TCP sends what is due, ARP timers, the device takes the frames.
+    #[inline(always)]
+    fn finish<Q: Queue>(
+        tcp: &mut Tcp,
+        core: &mut Core,
+        now: Timestamp,
+        queue: &mut Q,
+        received: usize,
+    ) -> PollOutcome {
         tcp.poll(now, &mut InterfaceSink { core, now });
         core.poll_arp(now);
         let transmitted = core.flush(queue);
@@ -320,6 +345,14 @@ impl Core {
             EtherType::ARP => self.process_arp(now, buf),
             EtherType::IPV4 => self.process_ipv4(now, tcp, buf, src, l2_broadcast),
             _ => self.stats.drop_unknown_ethertype += 1,
+        }
+    }
+
+    /// Outgoing frames come from the queue's pool: take it (again) if it is not the one held.
+    #[inline(always)]
+    fn learn_pool<Q: Queue>(&mut self, queue: &Q) {
+        if self.pool.as_ref().map(Pool::id) != Some(queue.pool().id()) {
+            self.pool = Some(queue.pool().clone());
         }
     }
 

@@ -632,6 +632,18 @@ impl Conn {
         stats
     }
 
+    /// Whether a timer of the connection is due before `t`: `next_deadline() < t`, one
+    /// deadline at a time.
+    #[inline(always)]
+    pub(crate) fn has_deadline_before(&self, t: Timestamp) -> bool {
+        let before = |d: Option<Timestamp>| d.is_some_and(|d| d < t);
+        before(self.rto_at)
+            || before(self.delack_at)
+            || before(self.persist_at)
+            || before(self.keepalive_at)
+            || before(self.timewait_at)
+    }
+
     /// The earliest of the connection's timers.
     #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Timestamp> {

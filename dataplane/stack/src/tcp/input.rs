@@ -59,7 +59,8 @@ impl Conn {
     ///   LAST-ACK move.
     /// - Seventh, the text: ESTABLISHED can receive data; a released connection (data for a
     ///   closed application answered with RST) is not taken here; otherwise the same
-    ///   `accept_text`, which trims to the buffer and handles reassembly and delayed ACKs.
+    ///   `accept_text`, which trims to the buffer and handles reassembly and delayed ACKs
+    ///   (for text that fits with nothing out of order, its case `accept_in_order`).
     /// - Eighth, FIN: not set.
     ///
     /// So the fast path skips only decisions whose outcome it has checked; the tests run the
@@ -110,9 +111,47 @@ impl Conn {
             self.process_ack(ctx, repr, payload.len(), ack);
         }
         if !payload.is_empty() {
-            self.accept_text(ctx, seq, payload, false);
+            if self.in_order_fits(payload) {
+                self.accept_in_order(ctx, payload);
+            } else {
+                self.accept_text(ctx, seq, payload, false);
+            }
         }
         true
+    }
+
+    /// Whether text at RCV.NXT takes [`Conn::accept_in_order`]: it fits the receive buffer
+    /// whole, nothing is held out of order and no FIN waits beyond a hole.
+    #[inline(always)]
+    fn in_order_fits(&self, payload: &[u8]) -> bool {
+        payload.len() <= self.recv.free() && !self.recv.has_out_of_order() && self.ooo_fin.is_none()
+    }
+
+    /// [`Conn::accept_text`] for text at RCV.NXT that [`Conn::in_order_fits`]: nothing to
+    /// trim, all of it fits, no hole filled and none left, so it appends, advances RCV.NXT,
+    /// raises READABLE and takes the delayed-ACK decision, as `accept_text` would.
+    #[inline(always)]
+    fn accept_in_order(&mut self, ctx: &mut Ctx<'_>, payload: &[u8]) {
+        self.recv.push_in_order(payload);
+        self.rcv_nxt += payload.len();
+        self.stats.bytes_received += payload.len() as u64;
+        self.events |= ev::READABLE;
+        self.delay_ack(ctx);
+    }
+
+    /// Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2) after in-order text that filled no
+    /// hole: at least every second full-sized segment, and within the delayed-ACK timeout.
+    #[inline(always)]
+    fn delay_ack(&mut self, ctx: &Ctx<'_>) {
+        self.unacked_segs += 1;
+        if self.unacked_segs >= 2 && ctx.config.ack_per_burst {
+            // One ACK for the whole receive burst, sent when the burst is done.
+            self.ack_at_poll = true;
+        } else if self.unacked_segs >= 2 || ctx.config.delayed_ack.is_zero() {
+            self.ack_now = true;
+        } else if self.delack_at.is_none() {
+            self.delack_at = Some(ctx.now + ctx.config.delayed_ack);
+        }
     }
 
     /// RFC 9293 §3.10.7.3.
@@ -538,17 +577,7 @@ impl Conn {
             // segment arrives" and when it "fills in all or part of a gap".
             self.ack_now = true;
         } else {
-            // Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): at least every second
-            // full-sized segment, and within the delayed-ACK timeout.
-            self.unacked_segs += 1;
-            if self.unacked_segs >= 2 && ctx.config.ack_per_burst {
-                // One ACK for the whole receive burst, sent when the burst is done.
-                self.ack_at_poll = true;
-            } else if self.unacked_segs >= 2 || ctx.config.delayed_ack.is_zero() {
-                self.ack_now = true;
-            } else if self.delack_at.is_none() {
-                self.delack_at = Some(ctx.now + ctx.config.delayed_ack);
-            }
+            self.delay_ack(ctx);
         }
         if let Some(fin_seq) = self.ooo_fin {
             if fin_seq == self.rcv_nxt {

@@ -258,6 +258,13 @@ pub struct Tcp {
     pub(crate) free_conns: Vec<u32>,
     pub(crate) live_conns: usize,
     pub(crate) by_tuple: FastMap<(SocketAddrV4, SocketAddrV4), u32>,
+    /// One `by_tuple` entry, (local, remote) → slot, found without hashing (the one-entry
+    /// cache of BSD's `tcp_last_inpcb`): consecutive segments often belong to the same
+    /// connection (a burst, a request after its reply, a lone client). Filled by the first
+    /// lookup after `by_tuple` changes and cleared by every change, so it always agrees with
+    /// it; a miss does not replace it (with many connections, replacing would cost every
+    /// segment and hit rarely).
+    pub(crate) last_tuple: Option<((SocketAddrV4, SocketAddrV4), u32)>,
     pub(crate) listeners: Vec<Slot<Listener>>,
     pub(crate) free_listeners: Vec<u32>,
     pub(crate) listen_by_addr: FastMap<SocketAddrV4, u32>,
@@ -288,6 +295,7 @@ impl Tcp {
             free_conns: Vec::new(),
             live_conns: 0,
             by_tuple: FastMap::default(),
+            last_tuple: None,
             listeners: Vec::new(),
             free_listeners: Vec::new(),
             listen_by_addr: FastMap::default(),
@@ -534,8 +542,28 @@ impl Tcp {
 
     // ---- slab and bookkeeping -------------------------------------------------------------
 
-    pub(crate) fn lookup(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<ConnHandle> {
-        let index = *self.by_tuple.get(&(local, remote))?;
+    /// The connection of this 4-tuple: `by_tuple`, through its last hit.
+    #[inline(always)]
+    pub(crate) fn lookup(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Option<ConnHandle> {
+        let key = (local, remote);
+        let index = match self.last_tuple {
+            // The remote port first: it tells a server's connections apart soonest.
+            Some(((l, r), index))
+                if r.port() == remote.port() && r.ip() == remote.ip() && l == local =>
+            {
+                index
+            }
+            Some(_) => *self.by_tuple.get(&key)?,
+            None => {
+                let index = *self.by_tuple.get(&key)?;
+                self.last_tuple = Some((key, index));
+                index
+            }
+        };
         let slot = self.conns.get(index as usize)?;
         Some(ConnHandle {
             index,
@@ -573,6 +601,7 @@ impl Tcp {
             None => unreachable_slot(&mut self.conns, boxed),
         };
         self.by_tuple.insert(key, handle.index);
+        self.last_tuple = None;
         handle
     }
 
@@ -592,6 +621,7 @@ impl Tcp {
         self.free_conns.push(handle.index);
         if self.by_tuple.get(&(conn.local, conn.remote)) == Some(&handle.index) {
             self.by_tuple.remove(&(conn.local, conn.remote));
+            self.last_tuple = None;
         }
         if let Some(timer) = conn.timer {
             self.wheel.cancel(timer);
@@ -744,6 +774,7 @@ impl Tcp {
             if let Some(key) = key {
                 if self.by_tuple.get(&key) == Some(&handle.index) {
                     self.by_tuple.remove(&key);
+                    self.last_tuple = None;
                 }
             }
             if let Some(conn) = self.conn_mut(handle) {
@@ -865,14 +896,14 @@ fn settle_live(
         conn.event_queued = true;
         event_queue.push(EventSource::Conn(handle));
     }
-    let deadline = conn.next_deadline();
-    // Lazy re-arm (see `Tcp::settle`).
-    let rearm = match (deadline, conn.timer, conn.timer_at) {
-        (None, _, _) => false,
-        (Some(d), Some(_), Some(entry)) => d < entry,
-        (Some(_), _, _) => true,
+    // Lazy re-arm (see `Tcp::settle`): with an entry, only a deadline before it moves it
+    // (asked of each deadline, without their minimum, which only a move needs).
+    let rearm = match (conn.timer, conn.timer_at) {
+        (Some(_), Some(entry)) => conn.has_deadline_before(entry),
+        _ => conn.next_deadline().is_some(),
     };
     if rearm {
+        let deadline = conn.next_deadline();
         if let Some(timer) = conn.timer {
             wheel.cancel(timer);
         }

@@ -26,7 +26,7 @@ impl Conn {
     /// recovery or go-back-N after a timeout ([`Conn::plain_transmit`]) — on a short path:
     /// new data, else the ACK owed, then the timers; everything else in
     /// [`Conn::transmit_other`].
-    #[inline]
+    #[inline(always)]
     fn transmit_any(&mut self, ctx: &mut Ctx<'_>) {
         if ctx.config.header_prediction && self.plain_transmit() {
             // What `transmit_other` does here, with the steps that cannot apply left out:

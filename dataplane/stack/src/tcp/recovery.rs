@@ -209,7 +209,7 @@ impl Conn {
 
     /// The send window update of RFC 9293 §3.10.7.4 (fifth step) for `SEG.SEQ = seq`,
     /// `SEG.ACK = ack` and the scaled `window`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
         // Window update (RFC 9293 §3.10.7.4 fifth step, ESTABLISHED): "If SND.UNA =< SEG.ACK =<
         // SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =

@@ -90,6 +90,15 @@ impl RecvBuffer {
         self.data.read(buf)
     }
 
+    /// Appends in-order data that fits (`payload.len() <= free()`) while nothing is held out
+    /// of order: [`RecvBuffer::insert`] at RCV.NXT then advances by `payload.len()` and
+    /// reports nothing else, which is all this does.
+    #[inline(always)]
+    pub(crate) fn push_in_order(&mut self, payload: &[u8]) {
+        debug_assert!(self.ooo.is_empty() && payload.len() <= self.free());
+        self.data.push(payload);
+    }
+
     /// Stores `payload` (already trimmed to the window) at `seq`, given `rcv_nxt`.
     #[inline]
     pub(crate) fn insert(&mut self, rcv_nxt: SeqNum, seq: SeqNum, payload: &[u8]) -> Inserted {

@@ -65,7 +65,7 @@ impl ByteRing {
     }
 
     /// Appends as much of `bytes` as fits under the limit; returns how much.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
         // `len <= limit` always holds.
         let n = bytes.len().min(self.limit - self.len);

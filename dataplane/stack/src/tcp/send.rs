@@ -49,7 +49,7 @@ impl SendBuffer {
     }
 
     /// Drops the bytes before `ack` (acknowledged); returns how many were dropped.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn ack_to(&mut self, ack: SeqNum) -> usize {
         if ack.le(self.start) {
             return 0;
