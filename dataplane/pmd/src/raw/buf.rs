@@ -188,6 +188,7 @@ impl PacketBuf {
     }
 
     /// Empties the buffer and restores the pool's headroom.
+    #[inline]
     pub fn reset(&mut self) {
         self.start = self.pool().headroom;
         self.len = 0;
@@ -239,6 +240,7 @@ impl PacketBuf {
     }
 
     /// Id of the pool this buffer belongs to.
+    #[inline]
     pub fn pool_id(&self) -> u64 {
         self.pool().id
     }

@@ -265,6 +265,7 @@ impl Pool {
         })
     }
 
+    #[inline]
     fn shared(&self) -> &Shared {
         // SAFETY: a `Pool` handle holds a reference, so `Shared` is alive while `self` is.
         unsafe { self.shared.as_ref() }
@@ -299,6 +300,7 @@ impl Pool {
     }
 
     /// A process-unique id of this pool.
+    #[inline]
     pub fn id(&self) -> u64 {
         self.shared().id
     }

@@ -19,7 +19,7 @@ use cyclone_pmd::{MacAddr, PacketBuf, Timestamp};
 
 use super::arp::Hold;
 use super::config::is_unicast;
-use super::{Core, InterfaceSink};
+use super::{Core, InterfaceSink, RX_BURST};
 use crate::tcp::{PlainSegment, Tcp};
 use crate::wire::{
     checksum, EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum,
@@ -256,11 +256,27 @@ impl Core {
     /// A fresh buffer from the queue's pool, or `None` (counted) when it is empty.
     #[inline]
     pub(super) fn alloc(&mut self) -> Option<PacketBuf> {
+        if let Some(buf) = self.spare.pop() {
+            return Some(buf);
+        }
         let buf = self.pool.as_ref().and_then(|p| p.alloc());
         if buf.is_none() {
             self.stats.drop_no_buffer += 1;
         }
         buf
+    }
+
+    /// Keeps `buf`, a received frame whose handling is over, among the spares for the next
+    /// [`Core::alloc`]s (emptied, with the pool's headroom), unless [`RX_BURST`] are kept
+    /// already or the frame is of another pool; else it goes back to its pool.
+    #[inline(always)]
+    pub(super) fn recycle(&mut self, mut buf: PacketBuf) {
+        if self.spare.len() < RX_BURST
+            && self.pool.as_ref().is_some_and(|p| p.id() == buf.pool_id())
+        {
+            buf.reset();
+            self.spare.push(buf);
+        }
     }
 
     /// The next IPv4 identification (RFC 791 §3.2; RFC 6864 §4.1 makes it matter only for
@@ -815,6 +831,8 @@ impl Core {
             self.stats.rx_tcp += 1;
             let mut sink = InterfaceSink { core: self, now };
             tcp.input(now, rx.src, rx.dst, &repr, payload, &mut sink);
+            // TCP copied what it keeps: the frame can carry the next segment out.
+            self.recycle(buf);
             return;
         }
         let parsed = TcpPacket::new_checked(bytes).and_then(|p| {
