@@ -458,31 +458,13 @@ impl Core {
     ) -> Result<(), TxError> {
         const HEAD: usize = TxPath::HEAD_LEN;
         const IP: usize = Ipv4Repr::HEADER_LEN;
-        let data_len = payload[0].len() + payload[1].len();
         let header_len = if seg.timestamps.is_some() {
             TcpRepr::HEADER_LEN + 12
         } else {
             TcpRepr::HEADER_LEN
         };
-        let segment_len = header_len + data_len;
-        if IP + segment_len > usize::from(self.mtu) {
-            self.stats.drop_too_big += 1;
-            return Err(TxError::TooBig);
-        }
-        let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
-        let built = buf.append(data_len).is_ok_and(|data| {
-            let (a, b) = data.split_at_mut(payload[0].len());
-            a.copy_from_slice(payload[0]);
-            if !b.is_empty() {
-                b.copy_from_slice(payload[1]);
-            }
-            true
-        }) && buf.prepend(HEAD + header_len).is_ok()
-            && buf.len() == HEAD + segment_len;
-        if !built {
-            self.stats.drop_too_big += 1;
-            return Err(TxError::TooBig);
-        }
+        let mut buf = self.tcp_frame(payload, header_len, HEAD + header_len)?;
+        let segment_len = header_len + payload[0].len() + payload[1].len();
         let ident = self.next_ident();
         let ip_offload = self.csum.ipv4_tx() == TxChecksum::Offload;
         // The caller checked the path (`send_tcp_plain`); without one the buffer goes back.
@@ -545,6 +527,38 @@ impl Core {
         Ok(())
     }
 
+    /// A fresh buffer for a TCP segment with a `header_len`-byte header: `payload` (its two
+    /// parts, in order) copied in once, behind `head` bytes of room for the headers the
+    /// caller writes. Refused (and counted) when the IPv4 packet would exceed the MTU.
+    #[inline(always)]
+    fn tcp_frame(
+        &mut self,
+        payload: [&[u8]; 2],
+        header_len: usize,
+        head: usize,
+    ) -> Result<PacketBuf, TxError> {
+        let data_len = payload[0].len() + payload[1].len();
+        if Ipv4Repr::HEADER_LEN + header_len + data_len > usize::from(self.mtu) {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
+        let built = buf.append(data_len).is_ok_and(|data| {
+            let (a, b) = data.split_at_mut(payload[0].len());
+            a.copy_from_slice(payload[0]);
+            // Mostly empty (the send buffer's data did not wrap): no call to copy nothing.
+            if !b.is_empty() {
+                b.copy_from_slice(payload[1]);
+            }
+            true
+        }) && buf.prepend(head).is_ok();
+        if !built {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        Ok(buf)
+    }
+
     /// [`Self::send_tcp`] when the next hop's MAC is known: the segment, IPv4 header and
     /// Ethernet header written in one buffer, one pass each, and queued. The bytes are those
     /// `TcpRepr::emit`, `Ipv4Repr::emit` (with `Ipv4Repr::new`'s defaults: DF, DSCP 0) and
@@ -559,27 +573,16 @@ impl Core {
     ) -> Result<(), TxError> {
         const ETH: usize = EthernetRepr::HEADER_LEN;
         const IP: usize = Ipv4Repr::HEADER_LEN;
-        let data_len = payload[0].len() + payload[1].len();
         let header_len = repr.header_len();
-        let segment_len = header_len + data_len;
-        if IP + segment_len > usize::from(self.mtu) {
-            self.stats.drop_too_big += 1;
-            return Err(TxError::TooBig);
-        }
-        let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
+        let segment_len = header_len + payload[0].len() + payload[1].len();
+        let mut buf = self.tcp_frame(payload, header_len, ETH + IP + header_len)?;
         let tcp_csum = self.csum.tcp_tx();
         let ip_csum = self.csum.ipv4_tx();
-        let built = buf.append(data_len).is_ok_and(|data| {
-            let (a, b) = data.split_at_mut(payload[0].len());
-            a.copy_from_slice(payload[0]);
-            b.copy_from_slice(payload[1]);
-            true
-        }) && buf.prepend(ETH + IP + header_len).is_ok()
-            && buf
-                .data_mut()
-                .get_mut(ETH + IP..)
-                .is_some_and(|segment| repr.emit(segment, *src.ip(), *dst.ip(), tcp_csum).is_ok());
-        if !built {
+        let emitted = buf
+            .data_mut()
+            .get_mut(ETH + IP..)
+            .is_some_and(|segment| repr.emit(segment, *src.ip(), *dst.ip(), tcp_csum).is_ok());
+        if !emitted {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
@@ -638,24 +641,13 @@ impl Core {
             self.stats.drop_no_route += 1;
             return Err(TxError::NoRoute);
         }
-        let data_len = payload[0].len() + payload[1].len();
-        let segment_len = repr.buffer_len(data_len);
-        if Ipv4Repr::HEADER_LEN + segment_len > usize::from(self.mtu) {
-            self.stats.drop_too_big += 1;
-            return Err(TxError::TooBig);
-        }
-        let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
+        let segment_len = repr.buffer_len(payload[0].len() + payload[1].len());
+        let mut buf = self.tcp_frame(payload, repr.header_len(), repr.header_len())?;
         let csum = self.csum.tcp_tx();
-        let built = buf.append(data_len).is_ok_and(|data| {
-            let (a, b) = data.split_at_mut(payload[0].len());
-            a.copy_from_slice(payload[0]);
-            b.copy_from_slice(payload[1]);
-            true
-        }) && buf.prepend(repr.header_len()).is_ok()
-            && repr
-                .emit(buf.data_mut(), *src.ip(), *dst.ip(), csum)
-                .is_ok();
-        if !built {
+        if repr
+            .emit(buf.data_mut(), *src.ip(), *dst.ip(), csum)
+            .is_err()
+        {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
