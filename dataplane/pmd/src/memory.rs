@@ -232,8 +232,9 @@ struct Link {
     instant: bool,
     state: Mutex<LinkState>,
     /// Frames in each direction's per-queue list (`queued[side][queue]` mirrors
-    /// `wires[side].to_queue[queue].len()`, updated under the lock), read without the lock so
-    /// that polling an empty queue costs one load, as reading a NIC ring's head does.
+    /// `wires[side].to_queue[queue].len()`, stored under the lock: a plain store, where an atomic
+    /// add per frame cost tens of cycles each), read without the
+    /// lock so that polling an empty queue costs one load, as reading a NIC ring's head does.
     queued: [Box<[AtomicUsize]>; 2],
 }
 
@@ -478,7 +479,6 @@ impl RxQueue for MemoryQueue {
         let mut state = self.link.lock();
         let wire = &mut state.wires[1 - self.side];
         let mut got = 0;
-        let mut popped = 0;
         while got < max {
             let due = wire.to_queue[queue]
                 .front()
@@ -489,7 +489,6 @@ impl RxQueue for MemoryQueue {
             let Some(frame) = wire.to_queue[queue].pop_front() else {
                 break;
             };
-            popped += 1;
             let bytes = match frame.frame {
                 WireFrame::Buf(mut buf) => {
                     // The sender's TX offload requests mean nothing to the receiver, and no
@@ -522,7 +521,7 @@ impl RxQueue for MemoryQueue {
             }
             wire.recycle(bytes);
         }
-        queued.fetch_sub(popped, Ordering::Relaxed);
+        queued.store(wire.to_queue[queue].len(), Ordering::Relaxed);
         got
     }
 }
@@ -565,11 +564,12 @@ impl TxQueue for MemoryQueue {
                 // `buf` drops here: the wire kept a copy, the frame goes back to its pool.
                 WireFrame::Copy(bytes)
             };
-            wire.to_queue[queue].push_back(InFlight {
+            let frames = &mut wire.to_queue[queue];
+            frames.push_back(InFlight {
                 arrival: done + link.latency,
                 frame,
             });
-            link.queued[self.side][queue].fetch_add(1, Ordering::Relaxed);
+            link.queued[self.side][queue].store(frames.len(), Ordering::Relaxed);
             in_flight += 1;
             wire.stats.frames_sent += 1;
             wire.stats.bytes_sent += len as u64;
