@@ -1,18 +1,33 @@
-//! The property shared by the proptest and a future cargo-fuzz target: for any input bytes and
-//! any split of them into reads, the connection never panics, answers with well-formed
-//! responses, and its output does not depend on the split.
+//! The property shared by the proptest (`tests/split_invariance.rs`) and the cargo-fuzz target
+//! (`dataplane/http/fuzz`, `request_path`): for any input bytes and any split of them into
+//! reads, the connection never panics, answers with well-formed responses, its output does not
+//! depend on the split, and no response carries a file from outside the static root.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cyclone_pmd::Timestamp;
 
+use crate::apps::static_files::StaticFiles;
 use crate::{apps, Connection, Router, Server, ServerConfig};
 
-/// Small limits so that the fuzzer reaches 431 / 413 / backpressure quickly.
+/// The fuzz server's files: `www/` is served under [`STATIC_PREFIX`]; `secret.txt`, beside
+/// `www/`, must never be served.
+const FUZZ_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz-root");
+/// Where the fuzz server mounts its static files.
+pub const STATIC_PREFIX: &str = "/static/";
+/// The first bytes of `secret.txt`: in any response, a path escaped the root.
+pub const SECRET_MARKER: &[u8] = b"CYCLONE-FUZZ-SECRET";
+
+/// Small limits so that the fuzzer reaches 431 / 413 / backpressure quickly; the built-in
+/// applications and, when the crate's sources are at hand, static files.
 fn fuzz_server() -> Arc<Server> {
     let mut router = Router::new();
     apps::install_builtin(&mut router);
+    if let Ok(files) = StaticFiles::new(Path::new(FUZZ_ROOT).join("www"), STATIC_PREFIX) {
+        router.mount("GET", STATIC_PREFIX, files);
+    }
     let config = ServerConfig {
         max_header_bytes: 512,
         max_body_bytes: 4096,
@@ -78,6 +93,16 @@ pub fn check_split_invariance(input: &[u8], cuts: &[usize]) {
     let server = fuzz_server();
     let whole = run_split(&server, input, &[]);
     assert_well_formed(&whole);
+    // Only `POST /echo` reflects what it is sent (every other body is fixed or a file): with
+    // no `POST` in the input, the marker in the output means a file outside the root.
+    if !input.windows(4).any(|w| w == b"POST") {
+        assert!(
+            !whole
+                .windows(SECRET_MARKER.len())
+                .any(|w| w == SECRET_MARKER),
+            "a file from outside the static root was served"
+        );
+    }
     let split = run_split(&server, input, cuts);
     assert_eq!(
         String::from_utf8_lossy(&whole),
