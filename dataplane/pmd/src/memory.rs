@@ -179,6 +179,8 @@ enum WireFrame {
 struct Wire {
     /// Frames for each receiving queue, in arrival order.
     to_queue: Vec<VecDeque<InFlight>>,
+    /// Frames in all of `to_queue` (bounded by `max_in_flight`).
+    held: usize,
     /// When the wire finishes serializing the last frame sent.
     busy_until: Timestamp,
     /// Emptied byte vectors, reused for the next frames.
@@ -190,6 +192,7 @@ impl Wire {
     fn new(queues: u16) -> Wire {
         Wire {
             to_queue: (0..queues).map(|_| VecDeque::new()).collect(),
+            held: 0,
             busy_until: Timestamp::ZERO,
             spare: Vec::new(),
             stats: WireStats::default(),
@@ -201,12 +204,6 @@ impl Wire {
             .iter()
             .filter_map(|q| q.front().map(|f| f.arrival))
             .min()
-    }
-
-    fn recycle(&mut self, bytes: Vec<u8>) {
-        if self.spare.len() < SPARE_MAX {
-            self.spare.push(bytes);
-        }
     }
 }
 
@@ -350,7 +347,7 @@ fn wire_stats(link: &Link, from: usize) -> Option<WireStats> {
     let state = link.lock();
     let wire = state.wires.get(from)?;
     let mut stats = wire.stats;
-    stats.in_flight = wire.to_queue.iter().map(|q| q.len() as u64).sum();
+    stats.in_flight = wire.held as u64;
     Some(stats)
 }
 
@@ -477,25 +474,30 @@ impl RxQueue for MemoryQueue {
         // sender's clock is this one: everything queued is due, no need to read the clock.
         let now = (!self.link.instant).then(|| self.link.clock.now());
         let mut state = self.link.lock();
-        let wire = &mut state.wires[1 - self.side];
+        let Wire {
+            to_queue,
+            held,
+            spare,
+            stats,
+            ..
+        } = &mut state.wires[1 - self.side];
+        let frames = &mut to_queue[queue];
         let mut got = 0;
         while got < max {
-            let due = wire.to_queue[queue]
-                .front()
-                .is_some_and(|f| now.is_none_or(|now| f.arrival <= now));
-            if !due {
+            if now.is_some_and(|now| frames.front().is_some_and(|f| f.arrival > now)) {
                 break;
             }
-            let Some(frame) = wire.to_queue[queue].pop_front() else {
+            let Some(frame) = frames.pop_front() else {
                 break;
             };
+            *held -= 1;
             let bytes = match frame.frame {
                 WireFrame::Buf(mut buf) => {
                     // The sender's TX offload requests mean nothing to the receiver, and no
                     // device verified anything on the way.
                     buf.offload = Offload::default();
                     self.stats.count_rx(buf.len());
-                    wire.stats.frames_delivered += 1;
+                    stats.frames_delivered += 1;
                     out.push(buf);
                     got += 1;
                     continue;
@@ -506,7 +508,7 @@ impl RxQueue for MemoryQueue {
                 Some(mut buf) => {
                     if buf.extend_from_slice(&bytes).is_ok() {
                         self.stats.count_rx(buf.len());
-                        wire.stats.frames_delivered += 1;
+                        stats.frames_delivered += 1;
                         out.push(buf);
                         got += 1;
                     } else {
@@ -516,12 +518,14 @@ impl RxQueue for MemoryQueue {
                 }
                 None => {
                     self.stats.rx_dropped_no_buffer += 1;
-                    wire.stats.dropped_no_buffer += 1;
+                    stats.dropped_no_buffer += 1;
                 }
             }
-            wire.recycle(bytes);
+            if spare.len() < SPARE_MAX {
+                spare.push(bytes);
+            }
         }
-        queued.store(wire.to_queue[queue].len(), Ordering::Relaxed);
+        queued.store(frames.len(), Ordering::Relaxed);
         got
     }
 }
@@ -532,45 +536,53 @@ impl TxQueue for MemoryQueue {
         if taken == 0 {
             return 0;
         }
-        let now = self.link.clock.now();
         let link = &*self.link;
-        let in_flight_max = link.max_in_flight;
-        let zero_copy = link.shared_pool;
+        let now = link.clock.now();
         let mut state = link.lock();
         let wire = &mut state.wires[self.side];
-        let mut in_flight: usize = wire.to_queue.iter().map(VecDeque::len).sum();
         for buf in bufs.drain(..) {
             let data = buf.data();
-            if data.len() > link.max_frame_len(data) {
+            let len = data.len();
+            if len > link.max_frame_len(data) {
                 wire.stats.dropped_oversize += 1;
                 continue;
             }
-            if in_flight >= in_flight_max {
+            if wire.held >= link.max_in_flight {
                 wire.stats.dropped_full += 1;
                 continue;
             }
-            let start = now.max(wire.busy_until);
-            let done = start + link.serialization(data.len());
-            wire.busy_until = done;
-            let len = data.len();
+            // An instant link's frame arrives when it is sent; otherwise it waits for the
+            // frames before it to leave the wire, takes its own serialization time, and
+            // propagates.
+            let arrival = if link.instant {
+                now
+            } else {
+                let done = now.max(wire.busy_until) + link.serialization(len);
+                wire.busy_until = done;
+                done + link.latency
+            };
             let queue = usize::from(steer(data, link.queues));
-            let frame = if zero_copy {
+            let frames = &mut wire.to_queue[queue];
+            // Each frame is built in its push: moving a finished `InFlight` through the stack
+            // cost a stalled load (store forwarding) per frame.
+            if link.shared_pool {
                 // Both ports share the pool: the buffer itself travels.
-                WireFrame::Buf(buf)
+                frames.push_back(InFlight {
+                    arrival,
+                    frame: WireFrame::Buf(buf),
+                });
             } else {
                 let mut bytes = wire.spare.pop().unwrap_or_default();
                 bytes.clear();
                 bytes.extend_from_slice(data);
                 // `buf` drops here: the wire kept a copy, the frame goes back to its pool.
-                WireFrame::Copy(bytes)
-            };
-            let frames = &mut wire.to_queue[queue];
-            frames.push_back(InFlight {
-                arrival: done + link.latency,
-                frame,
-            });
+                frames.push_back(InFlight {
+                    arrival,
+                    frame: WireFrame::Copy(bytes),
+                });
+            }
             link.queued[self.side][queue].store(frames.len(), Ordering::Relaxed);
-            in_flight += 1;
+            wire.held += 1;
             wire.stats.frames_sent += 1;
             wire.stats.bytes_sent += len as u64;
             self.stats.count_tx(len);
