@@ -76,6 +76,16 @@ impl PacketBuf {
         unsafe { self.frame_ptr().add(self.start as usize) }
     }
 
+    /// Whether at least half of this buffer's pool is free (in the shared free list; frames in
+    /// thread caches count as in use). Whoever would keep a received buffer for a while (a TCP
+    /// receive buffer holding the segments it got, rather than copying them) keeps it only then,
+    /// so that kept buffers never starve the device of frames to receive into.
+    #[inline]
+    pub fn pool_half_free(&self) -> bool {
+        let pool = self.pool();
+        pool.available() * 2 >= pool.frames as usize
+    }
+
     /// The data bytes.
     #[inline]
     pub fn data(&self) -> &[u8] {

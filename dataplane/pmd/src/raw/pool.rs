@@ -99,6 +99,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Frames in the shared free list (see [`Pool::available`]).
+    #[inline]
+    pub(crate) fn available(&self) -> usize {
+        self.free.len()
+    }
+
     fn pop_free(&self) -> Option<u32> {
         self.free.pop()
     }
@@ -308,7 +314,7 @@ impl Pool {
     /// Frames in the shared free list. Frames cached by threads count as in use; see
     /// [`Pool::flush_thread_cache`] for an exact figure in tests.
     pub fn available(&self) -> usize {
-        self.shared().free.len()
+        self.shared().available()
     }
 
     /// Total number of frames.

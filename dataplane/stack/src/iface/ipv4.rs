@@ -821,10 +821,20 @@ impl Core {
                 return;
             }
             self.stats.rx_tcp += 1;
+            if !Tcp::may_keep(payload.len()) {
+                let mut sink = InterfaceSink { core: self, now };
+                tcp.input(now, rx.src, rx.dst, &repr, payload, &mut sink);
+                // TCP copied what it keeps: the frame can carry the next segment out.
+                self.recycle(buf);
+                return;
+            }
+            // Zero-copy receive: TCP may keep the frame with its text, the frame's tail
+            // (`process_frame` cut it to the IPv4 length), or gives it back.
+            let at = buf.len() - payload.len();
             let mut sink = InterfaceSink { core: self, now };
-            tcp.input(now, rx.src, rx.dst, &repr, payload, &mut sink);
-            // TCP copied what it keeps: the frame can carry the next segment out.
-            self.recycle(buf);
+            if let Some(buf) = tcp.input_frame(now, rx.src, rx.dst, &repr, buf, at, &mut sink) {
+                self.recycle(buf);
+            }
             return;
         }
         let parsed = TcpPacket::new_checked(bytes).and_then(|p| {

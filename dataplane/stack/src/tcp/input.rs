@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::conn::{ev, Conn, Ctx};
+use super::recv::SegmentText;
 use super::rtt::RttSample;
 use super::seq::SeqNum;
 use super::state::{TcpError, TcpState};
@@ -14,7 +15,12 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
 impl Conn {
     /// Processes a segment for this connection; the caller then runs `transmit`.
-    pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, repr: &TcpRepr, payload: &[u8]) {
+    pub(crate) fn on_segment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        repr: &TcpRepr,
+        payload: &mut impl SegmentText,
+    ) {
         self.stats.segments_in += 1;
         self.last_rx = ctx.now;
         self.probes_unanswered = 0;
@@ -28,6 +34,7 @@ impl Conn {
         {
             return;
         }
+        let payload = payload.bytes();
         match self.state {
             TcpState::SynSent => self.on_syn_sent(ctx, repr, payload),
             TcpState::Closed | TcpState::Listen => {}
@@ -66,7 +73,13 @@ impl Conn {
     /// So the fast path skips only decisions whose outcome it has checked; the tests run the
     /// packet scripts and the fuzz harness with `TcpConfig::header_prediction` on and off and
     /// compare every segment sent.
-    fn predicted(&mut self, ctx: &mut Ctx<'_>, repr: &TcpRepr, payload: &[u8]) -> bool {
+    fn predicted(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        repr: &TcpRepr,
+        payload: &mut impl SegmentText,
+    ) -> bool {
+        let len = payload.bytes().len();
         let seq = SeqNum(repr.seq);
         let ack = SeqNum(repr.ack);
         if repr.flags.bits() & !TcpFlags::PSH.bits() != TcpFlags::ACK.bits()
@@ -90,7 +103,7 @@ impl Conn {
                 ts_recent = Some(ts.tsval);
             }
         }
-        if !payload.is_empty() && (self.released || self.rcv_wnd_advertised() == 0) {
+        if len > 0 && (self.released || self.rcv_wnd_advertised() == 0) {
             return false;
         }
         if let Some(tsval) = ts_recent {
@@ -98,43 +111,41 @@ impl Conn {
             self.ts_recent_at = ctx.now;
         }
         // (SEG.ACK = SND.UNA first: it fails at once for the usual ACK of new data.)
-        if ack == self.snd_una
-            && !payload.is_empty()
-            && self.scoreboard.acks_nothing_outside_recovery(ack)
-        {
+        if ack == self.snd_una && len > 0 && self.scoreboard.acks_nothing_outside_recovery(ack) {
             // Data that acknowledges nothing new, outside recovery, without SACK blocks (checked
             // above): `process_ack` would take its acknowledges-nothing-new case (a segment
             // with data is no RFC 5681 §2 duplicate, by (b)) and only update the send window.
             let window = u32::from(repr.window) << self.snd_wscale;
             self.update_send_window(seq, ack, window);
         } else {
-            self.process_ack(ctx, repr, payload.len(), ack);
+            self.process_ack(ctx, repr, len, ack);
         }
-        if !payload.is_empty() {
-            if self.in_order_fits(payload) {
-                self.accept_in_order(ctx, payload);
+        if len > 0 {
+            if self.in_order_fits(len) {
+                self.accept_in_order(ctx, payload, len);
             } else {
-                self.accept_text(ctx, seq, payload, false);
+                self.accept_text(ctx, seq, payload.bytes(), false);
             }
         }
         true
     }
 
-    /// Whether text at RCV.NXT takes [`Conn::accept_in_order`]: it fits the receive buffer
-    /// whole, nothing is held out of order and no FIN waits beyond a hole.
+    /// Whether `len` bytes of text at RCV.NXT take [`Conn::accept_in_order`]: they fit the
+    /// receive buffer whole, nothing is held out of order and no FIN waits beyond a hole.
     #[inline(always)]
-    fn in_order_fits(&self, payload: &[u8]) -> bool {
-        payload.len() <= self.recv.free() && !self.recv.has_out_of_order() && self.ooo_fin.is_none()
+    fn in_order_fits(&self, len: usize) -> bool {
+        len <= self.recv.free() && !self.recv.has_out_of_order() && self.ooo_fin.is_none()
     }
 
-    /// [`Conn::accept_text`] for text at RCV.NXT that [`Conn::in_order_fits`]: nothing to
-    /// trim, all of it fits, no hole filled and none left, so it appends, advances RCV.NXT,
-    /// raises READABLE and takes the delayed-ACK decision, as `accept_text` would.
+    /// [`Conn::accept_text`] for text at RCV.NXT that [`Conn::in_order_fits`] (`len` bytes):
+    /// nothing to trim, all of it fits, no hole filled and none left, so it appends (keeping
+    /// a lent frame where the receive buffer's rules allow), advances RCV.NXT, raises READABLE
+    /// and takes the delayed-ACK decision, as `accept_text` would.
     #[inline(always)]
-    fn accept_in_order(&mut self, ctx: &mut Ctx<'_>, payload: &[u8]) {
+    fn accept_in_order(&mut self, ctx: &mut Ctx<'_>, payload: &mut impl SegmentText, len: usize) {
         self.recv.push_in_order(payload);
-        self.rcv_nxt += payload.len();
-        self.stats.bytes_received += payload.len() as u64;
+        self.rcv_nxt += len;
+        self.stats.bytes_received += len as u64;
         self.events |= ev::READABLE;
         self.delay_ack(ctx);
     }

@@ -19,12 +19,13 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use cyclone_pmd::Timestamp;
+use cyclone_pmd::{PacketBuf, Timestamp};
 
 use super::congestion::CongestionAlgorithm;
 use super::conn::{ev, ChallengeLimiter, Conn, Ctx};
 use super::listen::{reset_for, Listener};
 use super::options::initial_seq;
+use super::recv::{LentFrame, SegmentText, KEEP_FROM};
 use super::rtt::RttConfig;
 use super::seq::SeqNum;
 use super::state::{ConnHandle, ListenerHandle, Ready, TcpEvent, TcpEvents, TcpState};
@@ -330,6 +331,51 @@ impl Tcp {
         payload: &[u8],
         out: &mut dyn SegmentSink,
     ) {
+        self.input_text(now, src, dst, repr, &mut { payload }, out);
+    }
+
+    /// Whether text of `len` bytes could stay in the frame it arrived in (zero-copy receive,
+    /// see [`Tcp::input_frame`]): an interface lends TCP only such frames, and passes other
+    /// text to [`Tcp::input`].
+    #[inline(always)]
+    pub fn may_keep(len: usize) -> bool {
+        len >= KEEP_FROM
+    }
+
+    /// [`Tcp::input`] of a segment whose text is `frame.data()[at..]`, the frame lent: in-order
+    /// text may stay in it until the application reads it, so that `recv` copies it straight
+    /// out of the frame (zero-copy receive; the rules are the receive buffer's, in
+    /// `tcp/recv.rs`). Returns the frame unless TCP kept it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn input_frame(
+        &mut self,
+        now: Timestamp,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+        frame: PacketBuf,
+        at: usize,
+        out: &mut dyn SegmentSink,
+    ) -> Option<PacketBuf> {
+        let mut text = LentFrame {
+            buf: Some(frame),
+            at,
+        };
+        self.input_text(now, src, dst, repr, &mut text, out);
+        text.buf
+    }
+
+    /// [`Tcp::input`] for either kind of text (one instance each).
+    #[inline(always)]
+    fn input_text(
+        &mut self,
+        now: Timestamp,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+        payload: &mut impl SegmentText,
+        out: &mut dyn SegmentSink,
+    ) {
         self.now = self.now.max(now);
         self.stats.segments_in += 1;
         let local = SocketAddrV4::new(dst, repr.dst_port);
@@ -370,13 +416,13 @@ impl Tcp {
             })
             .copied();
         match listener {
-            Some(index) => self.listen_input(index, local, remote, repr, payload, out),
+            Some(index) => self.listen_input(index, local, remote, repr, payload.bytes(), out),
             None => {
                 // RFC 9293 §3.10.7.1: CLOSED. "An incoming segment not containing a RST causes
                 // a RST to be sent in response."
                 self.stats.drop_no_listener += 1;
                 if !repr.flags.contains(TcpFlags::RST) {
-                    self.send_reset(local, remote, repr, payload.len(), out);
+                    self.send_reset(local, remote, repr, payload.bytes().len(), out);
                 }
             }
         }
@@ -649,7 +695,8 @@ impl Tcp {
     }
 
     /// Runs `f` on a connection with a context, then settles the consequences (events,
-    /// accept queue, timers, freeing).
+    /// accept queue, timers, freeing). Inlined: `f` is a closure, different at each caller.
+    #[inline(always)]
     pub(crate) fn with_conn(
         &mut self,
         handle: ConnHandle,

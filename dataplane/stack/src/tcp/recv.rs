@@ -5,9 +5,72 @@
 //! Memory is bounded by the window: the caller trims every segment to
 //! `[RCV.NXT, RCV.NXT + free())`, and the out-of-order ranges are capped in count, so a peer
 //! cannot make us hold more than `capacity` bytes in at most `max_ranges` allocations.
+//!
+//! **Zero-copy receive.** In-order text that arrives in a frame the interface lends
+//! ([`LentFrame`]) stays in that frame until the application reads it, and `read` copies
+//! straight from the frame: one copy between the device and the application instead of two. A
+//! frame is kept when its text is at least [`KEEP_FROM`] bytes (less would pin a whole frame
+//! for a few bytes) and its pool is at least half free (so kept frames never starve the device
+//! of frames to receive into); other text is copied into the byte ring as before. The in-order
+//! data is then the ring's first bytes followed by a sequence of pieces, kept frames and runs
+//! of ring bytes, in arrival order; the window counts kept bytes as it counts the ring's.
+
+use std::collections::VecDeque;
+
+use cyclone_pmd::PacketBuf;
 
 use super::ring::ByteRing;
 use super::seq::{SeqNum, SeqRange};
+
+/// In-order text of at least this many bytes may be kept in the frame it arrived in.
+pub(crate) const KEEP_FROM: usize = 512;
+
+/// A segment's text as TCP receives it: bytes to copy (`&[u8]`), or text in a received frame
+/// that TCP may keep ([`LentFrame`]). TCP's input is generic over it, so the copying
+/// instance compiles as if frames did not exist.
+pub(crate) trait SegmentText {
+    /// The text (empty once the frame was kept).
+    fn bytes(&self) -> &[u8];
+    /// The frame, trimmed to the text, if there is one and `keep(frame, text length)` says so.
+    fn take_frame(&mut self, keep: impl FnOnce(&PacketBuf, usize) -> bool) -> Option<PacketBuf>;
+}
+
+impl SegmentText for &[u8] {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    #[inline(always)]
+    fn take_frame(&mut self, _: impl FnOnce(&PacketBuf, usize) -> bool) -> Option<PacketBuf> {
+        None
+    }
+}
+
+/// A received frame lent to TCP with its text, `buf.data()[at..]`; `buf` is `None` once TCP
+/// has kept the frame.
+pub(crate) struct LentFrame {
+    pub(crate) buf: Option<PacketBuf>,
+    pub(crate) at: usize,
+}
+
+impl SegmentText for LentFrame {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self.buf
+            .as_ref()
+            .and_then(|b| b.data().get(self.at..))
+            .unwrap_or(&[])
+    }
+
+    #[inline(always)]
+    fn take_frame(&mut self, keep: impl FnOnce(&PacketBuf, usize) -> bool) -> Option<PacketBuf> {
+        let at = self.at;
+        let mut frame = self.buf.take_if(|f| keep(f, f.len().saturating_sub(at)))?;
+        frame.trim_front(at).ok()?;
+        Some(frame)
+    }
+}
 
 /// One run of contiguous out-of-order bytes.
 #[derive(Debug)]
@@ -37,11 +100,27 @@ pub(crate) struct Inserted {
     pub dropped: bool,
 }
 
+/// After the byte ring's first bytes, a part of the in-order data (see the module docs).
+#[derive(Debug)]
+enum Piece {
+    /// A kept frame, trimmed to the text still unread.
+    Frame(PacketBuf),
+    /// The next this many bytes of the ring.
+    Ring(usize),
+}
+
 /// In-order and out-of-order received data.
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    /// In-order data, at most `capacity` bytes.
+    /// Every in-order byte copied in; with the kept frames', at most `capacity` bytes.
     data: ByteRing,
+    /// What follows the ring's first `data.len() - ring_in_pieces` bytes, in order; empty
+    /// while no frame is kept.
+    pieces: VecDeque<Piece>,
+    /// Ring bytes in `pieces`' `Ring` runs.
+    ring_in_pieces: usize,
+    /// Bytes in `pieces`' frames.
+    frame_bytes: usize,
     ooo: Vec<OooRange>,
     max_ranges: usize,
     stamp: u64,
@@ -51,6 +130,9 @@ impl RecvBuffer {
     pub(crate) fn new(capacity: usize, max_ranges: usize) -> RecvBuffer {
         RecvBuffer {
             data: ByteRing::new(capacity),
+            pieces: VecDeque::new(),
+            ring_in_pieces: 0,
+            frame_bytes: 0,
             ooo: Vec::new(),
             max_ranges: max_ranges.max(1),
             stamp: 0,
@@ -65,18 +147,18 @@ impl RecvBuffer {
     /// Bytes readable in order.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.data.len()
+        self.data.len() + self.frame_bytes
     }
 
     /// Space from RCV.NXT on that may hold data: the receive window we can offer.
     #[inline]
     pub(crate) fn free(&self) -> usize {
-        self.data.free()
+        self.data.free().saturating_sub(self.frame_bytes)
     }
 
     /// Bytes held in all: readable plus out-of-order (never more than `capacity`).
     pub(crate) fn held(&self) -> usize {
-        self.data.len() + self.ooo.iter().map(|r| r.data.len()).sum::<usize>()
+        self.len() + self.ooo.iter().map(|r| r.data.len()).sum::<usize>()
     }
 
     /// Whether out-of-order data is held.
@@ -84,19 +166,93 @@ impl RecvBuffer {
         !self.ooo.is_empty()
     }
 
-    /// Copies readable data into `buf`; returns how much.
+    /// Copies readable data into `buf`; returns how much. Kept frames that are read to the
+    /// end go back to their pool.
     #[inline]
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
-        self.data.read(buf)
+        if self.pieces.is_empty() {
+            self.data.read(buf)
+        } else {
+            self.read_pieces(buf)
+        }
+    }
+
+    /// [`RecvBuffer::read`] with frames kept.
+    #[inline(never)]
+    fn read_pieces(&mut self, buf: &mut [u8]) -> usize {
+        // The ring's bytes before the pieces come first.
+        let lead = self
+            .data
+            .len()
+            .saturating_sub(self.ring_in_pieces)
+            .min(buf.len());
+        let mut n = self.data.read(&mut buf[..lead]);
+        while n < buf.len() {
+            let rest = &mut buf[n..];
+            match self.pieces.front_mut() {
+                None => break,
+                Some(Piece::Frame(frame)) => {
+                    let text = frame.data();
+                    let k = text.len().min(rest.len());
+                    rest[..k].copy_from_slice(&text[..k]);
+                    n += k;
+                    self.frame_bytes -= k;
+                    if k == text.len() {
+                        self.pieces.pop_front();
+                    } else if frame.trim_front(k).is_err() {
+                        // Cannot happen: `k` is less than the frame's length.
+                        break;
+                    }
+                }
+                Some(Piece::Ring(run)) => {
+                    let k = (*run).min(rest.len());
+                    let got = self.data.read(&mut rest[..k]);
+                    n += got;
+                    *run -= got;
+                    self.ring_in_pieces -= got;
+                    if *run == 0 {
+                        self.pieces.pop_front();
+                    } else if got < k {
+                        // Cannot happen: the ring holds every run's bytes.
+                        break;
+                    }
+                }
+            }
+        }
+        n
     }
 
     /// Appends in-order data that fits (`payload.len() <= free()`) while nothing is held out
     /// of order: [`RecvBuffer::insert`] at RCV.NXT then advances by `payload.len()` and
-    /// reports nothing else, which is all this does.
+    /// reports nothing else, which is all this does. A lent frame is kept if the module's
+    /// rules allow (its text then stays where it is), else its text is copied.
     #[inline(always)]
-    pub(crate) fn push_in_order(&mut self, payload: &[u8]) {
-        debug_assert!(self.ooo.is_empty() && payload.len() <= self.free());
-        self.data.push(payload);
+    pub(crate) fn push_in_order(&mut self, payload: &mut impl SegmentText) {
+        debug_assert!(self.ooo.is_empty() && payload.bytes().len() <= self.free());
+        let keep = |frame: &PacketBuf, len: usize| len >= KEEP_FROM && frame.pool_half_free();
+        match payload.take_frame(keep) {
+            Some(frame) => {
+                self.frame_bytes += frame.len();
+                self.pieces.push_back(Piece::Frame(frame));
+            }
+            None => {
+                self.push_copy(payload.bytes());
+            }
+        }
+    }
+
+    /// Appends in-order bytes to the ring (as a run after the kept frames, if any).
+    #[inline(always)]
+    fn push_copy(&mut self, bytes: &[u8]) -> usize {
+        let n = self.data.push(bytes);
+        if !self.pieces.is_empty() && n > 0 {
+            self.ring_in_pieces += n;
+            match self.pieces.back_mut() {
+                Some(Piece::Ring(run)) => *run += n,
+                _ => self.pieces.push_back(Piece::Ring(n)),
+            }
+        }
+        n
     }
 
     /// Stores `payload` (already trimmed to the window) at `seq`, given `rcv_nxt`.
@@ -107,7 +263,7 @@ impl RecvBuffer {
             return result;
         }
         if seq == rcv_nxt {
-            let n = self.data.push(payload);
+            let n = self.push_copy(payload);
             result.advanced = n;
             let mut next = rcv_nxt + n;
             // Pull in out-of-order ranges the new data reaches.
@@ -119,7 +275,7 @@ impl RecvBuffer {
                 let overlap = gap.unsigned_abs() as usize;
                 let range = self.ooo.remove(0);
                 if let Some(rest) = range.data.get(overlap..) {
-                    let n = self.data.push(rest);
+                    let n = self.push_copy(rest);
                     result.advanced += n;
                     next += n;
                 }
@@ -203,6 +359,9 @@ impl RecvBuffer {
     /// Drops everything (reset, or the application closed).
     pub(crate) fn clear(&mut self) {
         self.data.clear();
+        self.pieces.clear();
+        self.ring_in_pieces = 0;
+        self.frame_bytes = 0;
         self.ooo.clear();
     }
 }
@@ -236,6 +395,121 @@ mod tests {
         let n = b.read(&mut out);
         assert_eq!(&out[..n], b"abcdefghijklmnopqrstuv");
         assert!(!b.has_out_of_order());
+    }
+
+    /// Kept frames, copied text, holes filled past kept frames and reads of any size, against
+    /// a plain byte stream: the same bytes in the same order, the same window, and no frame
+    /// left behind.
+    #[test]
+    fn kept_frames_and_copied_text_read_back_in_order() {
+        use cyclone_pmd::{Pool, PoolConfig};
+        let pool = Pool::new(PoolConfig {
+            frames: 512,
+            ..PoolConfig::default()
+        })
+        .unwrap();
+        let mut rng = fastrand::Rng::with_seed(0x2e70);
+        for round in 0..200 {
+            let capacity = [4096, 20_000, 65_536][round % 3];
+            let mut b = RecvBuffer::new(capacity, 4);
+            let mut rcv_nxt = SeqNum(rng.u32(..));
+            let (mut sent, mut read) = (Vec::new(), Vec::new());
+            let mut byte = 0u8;
+            let mut text = |n: usize| -> Vec<u8> {
+                (0..n)
+                    .map(|_| {
+                        byte = byte.wrapping_add(1);
+                        byte
+                    })
+                    .collect()
+            };
+            for _ in 0..60 {
+                let free = b.free();
+                match rng.u8(..4) {
+                    // A lent frame: kept when its text is long enough, else copied.
+                    0 if free > 0 => {
+                        let t = text(rng.usize(1..=free.min(1448)));
+                        let at = rng.usize(0..64);
+                        let mut frame = pool.alloc().unwrap();
+                        frame.extend_from_slice(&vec![0xee; at]).unwrap();
+                        frame.extend_from_slice(&t).unwrap();
+                        let mut lent = LentFrame {
+                            buf: Some(frame),
+                            at,
+                        };
+                        b.push_in_order(&mut lent);
+                        assert_eq!(lent.buf.is_none(), t.len() >= KEEP_FROM, "kept iff long");
+                        rcv_nxt += t.len();
+                        sent.extend_from_slice(&t);
+                    }
+                    // Copied text.
+                    1 if free > 0 => {
+                        let t = text(rng.usize(1..=free.min(600)));
+                        b.push_in_order(&mut t.as_slice());
+                        rcv_nxt += t.len();
+                        sent.extend_from_slice(&t);
+                    }
+                    // A hole: text beyond it first, then the text that fills it.
+                    2 if free > 2 => {
+                        let t = text(rng.usize(2..=free.min(900)));
+                        let cut = rng.usize(1..t.len());
+                        let r = b.insert(rcv_nxt, rcv_nxt + cut, &t[cut..]);
+                        assert!(r.out_of_order);
+                        let r = b.insert(rcv_nxt, rcv_nxt, &t[..cut]);
+                        assert!(r.filled_hole && r.advanced == t.len());
+                        rcv_nxt += t.len();
+                        sent.extend_from_slice(&t);
+                    }
+                    _ => {
+                        let mut out = vec![0u8; rng.usize(0..3000)];
+                        let n = b.read(&mut out);
+                        read.extend_from_slice(&out[..n]);
+                    }
+                }
+                assert_eq!(b.len(), sent.len() - read.len());
+                assert_eq!(b.free(), capacity - b.len());
+                assert!(!b.has_out_of_order());
+            }
+            let mut out = vec![0u8; capacity];
+            let n = b.read(&mut out);
+            read.extend_from_slice(&out[..n]);
+            assert_eq!(read, sent, "round {round}");
+            assert_eq!(b.len(), 0);
+            assert!(b.pieces.is_empty() && b.ring_in_pieces == 0 && b.frame_bytes == 0);
+        }
+        pool.flush_thread_cache();
+        assert_eq!(
+            pool.available(),
+            512,
+            "every kept frame went back to the pool"
+        );
+    }
+
+    /// A frame whose pool is less than half free is not kept: its text is copied.
+    #[test]
+    fn frames_of_a_busy_pool_are_copied() {
+        use cyclone_pmd::{Pool, PoolConfig};
+        let pool = Pool::new(PoolConfig {
+            frames: 512,
+            ..PoolConfig::default()
+        })
+        .unwrap();
+        let mut taken: Vec<_> = (0..300).map(|_| pool.alloc().unwrap()).collect();
+        pool.flush_thread_cache();
+        let mut b = RecvBuffer::new(65_536, 4);
+        let mut frame = taken.pop().unwrap();
+        frame.extend_from_slice(&[7u8; 1000]).unwrap();
+        let mut lent = LentFrame {
+            buf: Some(frame),
+            at: 0,
+        };
+        b.push_in_order(&mut lent);
+        assert!(lent.buf.is_some(), "not kept: 213 of 512 frames free");
+        drop(taken);
+        pool.flush_thread_cache();
+        let mut out = [0u8; 1000];
+        assert_eq!(b.read(&mut out), 1000);
+        assert_eq!(out, [7u8; 1000]);
     }
 
     #[test]
