@@ -831,8 +831,10 @@ impl Core {
             // Zero-copy receive: TCP may keep the frame with its text, the frame's tail
             // (`process_frame` cut it to the IPv4 length), or gives it back.
             let at = buf.len() - payload.len();
+            let mut frame = Some(buf);
             let mut sink = InterfaceSink { core: self, now };
-            if let Some(buf) = tcp.input_frame(now, rx.src, rx.dst, &repr, buf, at, &mut sink) {
+            tcp.input_frame(now, rx.src, rx.dst, &repr, (&mut frame, at), &mut sink);
+            if let Some(buf) = frame {
                 self.recycle(buf);
             }
             return;

@@ -345,24 +345,18 @@ impl Tcp {
     /// [`Tcp::input`] of a segment whose text is `frame.data()[at..]`, the frame lent: in-order
     /// text may stay in it until the application reads it, so that `recv` copies it straight
     /// out of the frame (zero-copy receive; the rules are the receive buffer's, in
-    /// `tcp/recv.rs`). Returns the frame unless TCP kept it.
-    #[allow(clippy::too_many_arguments)]
+    /// `tcp/recv.rs`). TCP takes the frame out of `frame` when it keeps it.
     pub fn input_frame(
         &mut self,
         now: Timestamp,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         repr: &TcpRepr,
-        frame: PacketBuf,
-        at: usize,
+        frame: (&mut Option<PacketBuf>, usize),
         out: &mut dyn SegmentSink,
-    ) -> Option<PacketBuf> {
-        let mut text = LentFrame {
-            buf: Some(frame),
-            at,
-        };
-        self.input_text(now, src, dst, repr, &mut text, out);
-        text.buf
+    ) {
+        let (buf, at) = frame;
+        self.input_text(now, src, dst, repr, &mut LentFrame { buf, at }, out);
     }
 
     /// [`Tcp::input`] for either kind of text (one instance each).

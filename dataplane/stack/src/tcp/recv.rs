@@ -31,8 +31,12 @@ pub(crate) const KEEP_FROM: usize = 512;
 pub(crate) trait SegmentText {
     /// The text (empty once the frame was kept).
     fn bytes(&self) -> &[u8];
-    /// The frame, trimmed to the text, if there is one and `keep(frame, text length)` says so.
-    fn take_frame(&mut self, keep: impl FnOnce(&PacketBuf, usize) -> bool) -> Option<PacketBuf>;
+    /// The frame and where its text starts, if there is one and `keep(frame, text length)`
+    /// says so.
+    fn take_frame(
+        &mut self,
+        keep: impl FnOnce(&PacketBuf, usize) -> bool,
+    ) -> Option<(PacketBuf, usize)>;
 }
 
 impl SegmentText for &[u8] {
@@ -42,19 +46,23 @@ impl SegmentText for &[u8] {
     }
 
     #[inline(always)]
-    fn take_frame(&mut self, _: impl FnOnce(&PacketBuf, usize) -> bool) -> Option<PacketBuf> {
+    fn take_frame(
+        &mut self,
+        _: impl FnOnce(&PacketBuf, usize) -> bool,
+    ) -> Option<(PacketBuf, usize)> {
         None
     }
 }
 
 /// A received frame lent to TCP with its text, `buf.data()[at..]`; `buf` is `None` once TCP
-/// has kept the frame.
-pub(crate) struct LentFrame {
-    pub(crate) buf: Option<PacketBuf>,
+/// has kept the frame. The frame stays in the caller's slot until then: every move of a
+/// buffer whose fields were just written costs a stalled load (store forwarding).
+pub(crate) struct LentFrame<'a> {
+    pub(crate) buf: &'a mut Option<PacketBuf>,
     pub(crate) at: usize,
 }
 
-impl SegmentText for LentFrame {
+impl SegmentText for LentFrame<'_> {
     #[inline(always)]
     fn bytes(&self) -> &[u8] {
         self.buf
@@ -64,11 +72,13 @@ impl SegmentText for LentFrame {
     }
 
     #[inline(always)]
-    fn take_frame(&mut self, keep: impl FnOnce(&PacketBuf, usize) -> bool) -> Option<PacketBuf> {
+    fn take_frame(
+        &mut self,
+        keep: impl FnOnce(&PacketBuf, usize) -> bool,
+    ) -> Option<(PacketBuf, usize)> {
         let at = self.at;
-        let mut frame = self.buf.take_if(|f| keep(f, f.len().saturating_sub(at)))?;
-        frame.trim_front(at).ok()?;
-        Some(frame)
+        let frame = self.buf.take_if(|f| keep(f, f.len().saturating_sub(at)))?;
+        Some((frame, at))
     }
 }
 
@@ -230,13 +240,16 @@ impl RecvBuffer {
     pub(crate) fn push_in_order(&mut self, payload: &mut impl SegmentText) {
         debug_assert!(self.ooo.is_empty() && payload.bytes().len() <= self.free());
         let keep = |frame: &PacketBuf, len: usize| len >= KEEP_FROM && frame.pool_half_free();
-        match payload.take_frame(keep) {
-            Some(frame) => {
+        let Some((frame, at)) = payload.take_frame(keep) else {
+            self.push_copy(payload.bytes());
+            return;
+        };
+        // Trimmed where it is kept (see `LentFrame`).
+        self.pieces.push_back(Piece::Frame(frame));
+        if let Some(Piece::Frame(frame)) = self.pieces.back_mut() {
+            // `keep` saw text after `at`, so the trim cannot fail.
+            if frame.trim_front(at).is_ok() {
                 self.frame_bytes += frame.len();
-                self.pieces.push_back(Piece::Frame(frame));
-            }
-            None => {
-                self.push_copy(payload.bytes());
             }
         }
     }
@@ -433,12 +446,9 @@ mod tests {
                         let mut frame = pool.alloc().unwrap();
                         frame.extend_from_slice(&vec![0xee; at]).unwrap();
                         frame.extend_from_slice(&t).unwrap();
-                        let mut lent = LentFrame {
-                            buf: Some(frame),
-                            at,
-                        };
-                        b.push_in_order(&mut lent);
-                        assert_eq!(lent.buf.is_none(), t.len() >= KEEP_FROM, "kept iff long");
+                        let mut slot = Some(frame);
+                        b.push_in_order(&mut LentFrame { buf: &mut slot, at });
+                        assert_eq!(slot.is_none(), t.len() >= KEEP_FROM, "kept iff long");
                         rcv_nxt += t.len();
                         sent.extend_from_slice(&t);
                     }
@@ -499,12 +509,12 @@ mod tests {
         let mut b = RecvBuffer::new(65_536, 4);
         let mut frame = taken.pop().unwrap();
         frame.extend_from_slice(&[7u8; 1000]).unwrap();
-        let mut lent = LentFrame {
-            buf: Some(frame),
+        let mut slot = Some(frame);
+        b.push_in_order(&mut LentFrame {
+            buf: &mut slot,
             at: 0,
-        };
-        b.push_in_order(&mut lent);
-        assert!(lent.buf.is_some(), "not kept: 213 of 512 frames free");
+        });
+        assert!(slot.is_some(), "not kept: 213 of 512 frames free");
         drop(taken);
         pool.flush_thread_cache();
         let mut out = [0u8; 1000];
