@@ -15,7 +15,7 @@ use cyclone_pmd::{
 use cyclone_stack::iface::{
     ConfigError, Interface, InterfaceConfig, Ipv4Cidr, UdpError, UdpIcmpError,
 };
-use cyclone_stack::tcp::{PlainSegment, SegmentSink};
+use cyclone_stack::tcp::{ConnHandle, PlainSegment, SegmentSink};
 use cyclone_stack::wire::{
     ArpOperation, ArpPacket, ArpRepr, ErrorKind, EtherType, EthernetFrame, EthernetRepr,
     Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum, TcpFlags,
@@ -84,6 +84,26 @@ impl Sim {
     /// A (10.0.0.1) and a raw queue.
     fn raw(ca: InterfaceConfig) -> Sim {
         Sim::with(ca, None, 1024)
+    }
+
+    /// [`Sim::pair`] with a TCP connection from A to B's port 80, established: the
+    /// simulation, A's end and B's (accepted) end.
+    fn tcp_pair() -> (Sim, ConnHandle, ConnHandle) {
+        let mut sim = Sim::pair();
+        let listener = sim
+            .b()
+            .tcp_mut()
+            .listen(SocketAddrV4::new(B_IP, 80), 4)
+            .unwrap();
+        let now = sim.now();
+        let conn = sim
+            .a
+            .tcp_mut()
+            .connect(now, SocketAddrV4::new(A_IP, 0), SocketAddrV4::new(B_IP, 80))
+            .unwrap();
+        sim.run_for(Duration::from_millis(5));
+        let server = sim.b().tcp_mut().accept(listener).expect("accepted");
+        (sim, conn, server)
     }
 
     fn b(&mut self) -> &mut Interface {
@@ -1179,20 +1199,7 @@ fn bad_configuration_is_refused_with_the_reason() {
 
 #[test]
 fn tcp_transfer_between_two_interfaces() {
-    let mut sim = Sim::pair();
-    let listener = sim
-        .b()
-        .tcp_mut()
-        .listen(SocketAddrV4::new(B_IP, 80), 4)
-        .unwrap();
-    let now = sim.now();
-    let conn = sim
-        .a
-        .tcp_mut()
-        .connect(now, SocketAddrV4::new(A_IP, 0), SocketAddrV4::new(B_IP, 80))
-        .unwrap();
-    sim.run_for(Duration::from_millis(5));
-    let server = sim.b().tcp_mut().accept(listener).expect("accepted");
+    let (mut sim, conn, server) = Sim::tcp_pair();
     let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     let (mut sent, mut got) = (0, Vec::new());
     let mut buf = vec![0u8; 8192];
@@ -1230,20 +1237,7 @@ fn tcp_transfer_between_two_interfaces() {
 /// are the bytes sent, and every frame goes back to the pool once read.
 #[test]
 fn tcp_keeps_received_frames_until_the_application_reads() {
-    let mut sim = Sim::pair();
-    let listener = sim
-        .b()
-        .tcp_mut()
-        .listen(SocketAddrV4::new(B_IP, 80), 4)
-        .unwrap();
-    let now = sim.now();
-    let conn = sim
-        .a
-        .tcp_mut()
-        .connect(now, SocketAddrV4::new(A_IP, 0), SocketAddrV4::new(B_IP, 80))
-        .unwrap();
-    sim.run_for(Duration::from_millis(5));
-    let server = sim.b().tcp_mut().accept(listener).expect("accepted");
+    let (mut sim, conn, server) = Sim::tcp_pair();
     let pool = sim.qb.pool().clone();
     let free_frames = |pool: &Pool| {
         pool.flush_thread_cache();

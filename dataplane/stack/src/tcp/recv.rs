@@ -410,17 +410,20 @@ mod tests {
         assert!(!b.has_out_of_order());
     }
 
+    fn pool_of_512() -> cyclone_pmd::Pool {
+        cyclone_pmd::Pool::new(cyclone_pmd::PoolConfig {
+            frames: 512,
+            ..cyclone_pmd::PoolConfig::default()
+        })
+        .unwrap()
+    }
+
     /// Kept frames, copied text, holes filled past kept frames and reads of any size, against
     /// a plain byte stream: the same bytes in the same order, the same window, and no frame
     /// left behind.
     #[test]
     fn kept_frames_and_copied_text_read_back_in_order() {
-        use cyclone_pmd::{Pool, PoolConfig};
-        let pool = Pool::new(PoolConfig {
-            frames: 512,
-            ..PoolConfig::default()
-        })
-        .unwrap();
+        let pool = pool_of_512();
         let mut rng = fastrand::Rng::with_seed(0x2e70);
         for round in 0..200 {
             let capacity = [4096, 20_000, 65_536][round % 3];
@@ -498,12 +501,7 @@ mod tests {
     /// A frame whose pool is less than half free is not kept: its text is copied.
     #[test]
     fn frames_of_a_busy_pool_are_copied() {
-        use cyclone_pmd::{Pool, PoolConfig};
-        let pool = Pool::new(PoolConfig {
-            frames: 512,
-            ..PoolConfig::default()
-        })
-        .unwrap();
+        let pool = pool_of_512();
         let mut taken: Vec<_> = (0..300).map(|_| pool.alloc().unwrap()).collect();
         pool.flush_thread_cache();
         let mut b = RecvBuffer::new(65_536, 4);
