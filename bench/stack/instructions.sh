@@ -14,7 +14,7 @@ out="${1:-target/stack-instructions}"
 mkdir -p "$out"
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed" >&2; exit 1; }
 cargo build --release -q -p cyclone-bench --bin stack_instructions
-bin=target/release/stack_instructions
+bin="${CARGO_TARGET_DIR:-target}/release/stack_instructions"
 
 # run NAME TOGGLE ARGS... -> prints the collected Ir of the toggled function(s)
 run() {

@@ -8,6 +8,8 @@
 #
 # Usage: bench/stack/wallclock.sh [outdir] [bytes] [rounds]
 #        (defaults: target/stack-wallclock, 1 GiB, 3)
+# For a build for this CPU (both stacks): RUSTFLAGS="-C target-cpu=native"
+#        CARGO_TARGET_DIR=target/native bench/stack/wallclock.sh
 # Needs perf (Debian: linux-perf). Builds `stack_instructions` in release mode.
 set -euo pipefail
 
@@ -18,7 +20,7 @@ rounds="${3:-3}"
 mkdir -p "$out"
 command -v perf >/dev/null || { echo "wallclock.sh: perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
 cargo build --release -q -p cyclone-bench --bin stack_instructions
-bin=target/release/stack_instructions
+bin="${CARGO_TARGET_DIR:-target}/release/stack_instructions"
 runs=(bulk-cyclone bulk-cyclone-burst bulk-smoltcp)
 
 declare -A best
