@@ -9,11 +9,15 @@
 //!   number; `win` and the options are checked only when written.
 //! - `~` — only let time pass. Socket calls: `listen PORT`, `connect PORT`, `accept`,
 //!   `accept none` (nothing may be ready), `write N`, `read N`, `shutdown`, `close`, `abort`,
-//!   `state NAME`, `error NAME`; `conns N` checks how many connections exist (any state).
-//! - OPTIONS: `mss N`, `sackOK`, `TS val N ecr N`, `nop`, `wscale N`, `sack L:R L:R` (ours,
-//!   relative).
+//!   `state NAME`, `error NAME`; `conns N` checks how many connections exist (any state);
+//!   `from PORT` makes later `<` segments come from (and `>` segments go to) that peer port,
+//!   for scripts with several connections; `stat NAME VALUE` and `connstat NAME VALUE` check
+//!   a field of `TcpStats` or of the current connection's `ConnStats` as `{:?}` prints it.
+//! - OPTIONS: `mss N`, `sackOK`, `TS val N ecr N`, `nop`, `wscale N`, `sack L:R L:R` (in
+//!   the peer's absolute numbers, as its segments are written).
 //! - Header lines change the config: `%delack MS`, `%timewait MS`, `%nosack`, `%nots`,
-//!   `%synack_retries N`, `%max_retransmits N`, `%keepalive IDLE_MS INTERVAL_MS COUNT`, and `%remote IP:PORT` (the
+//!   `%synack_retries N`, `%max_retransmits N`, `%syn_backlog N`, `%challenge_ack_limit N`,
+//!   `%backlog N` (the listen backlog, 8 by default), `%keepalive IDLE_MS INTERVAL_MS COUNT`, and `%remote IP:PORT` (the
 //!   peer's address, 192.0.2.1:8080 by default).
 //!
 //! At the end, every segment we sent must have been matched.
@@ -58,7 +62,9 @@ struct Runner {
     out: Recorder,
     next_out: usize,
     local_port: u16,
-    our_isn: Option<u32>,
+    /// Our ISN towards each peer port, learned from the SYN we sent it.
+    our_isns: Vec<(u16, u32)>,
+    backlog: usize,
     listener: Option<ListenerHandle>,
     conn: Option<ConnHandle>,
     remote: SocketAddrV4,
@@ -138,7 +144,11 @@ fn parse_seg(text: &str) -> Result<Seg, String> {
 
 impl Runner {
     fn isn(&self) -> u32 {
-        self.our_isn.unwrap_or(0)
+        let port = self.remote.port();
+        self.our_isns
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map_or(0, |(_, isn)| *isn)
     }
 
     fn advance(&mut self, to: Timestamp) {
@@ -232,13 +242,9 @@ impl Runner {
                         .sack
                         .as_slice()
                         .iter()
-                        .map(|b| {
-                            format!(
-                                "{}:{}",
-                                b.left.wrapping_sub(self.isn()),
-                                b.right.wrapping_sub(self.isn())
-                            )
-                        })
+                        // The blocks are in the peer's sequence space, which the script
+                        // writes in absolute numbers.
+                        .map(|b| format!("{}:{}", b.left, b.right))
                         .collect();
                     if &blocks != args {
                         return Err(format!("sack {blocks:?}, expected {args:?}"));
@@ -311,10 +317,15 @@ impl Runner {
                         self.now
                     ));
                 }
-                if got.flags.contains(TcpFlags::SYN) && self.our_isn.is_none() {
-                    self.our_isn = Some(got.seq);
+                if got.flags.contains(TcpFlags::SYN)
+                    && !self.our_isns.iter().any(|(p, _)| *p == got.dst_port)
+                {
+                    self.our_isns.push((got.dst_port, got.seq));
                 }
                 let err = |what: &str| format!("{what}: got {got:?} len {len}");
+                if got.dst_port != self.remote.port() {
+                    return Err(err("destination port"));
+                }
                 if got.flags != seg.flags {
                     return Err(err("flags"));
                 }
@@ -345,7 +356,7 @@ impl Runner {
                 self.local_port = arg.parse().map_err(|_| "bad port")?;
                 self.listener = Some(
                     self.tcp
-                        .listen(SocketAddrV4::new(LOCAL, self.local_port), 8)
+                        .listen(SocketAddrV4::new(LOCAL, self.local_port), self.backlog)
                         .map_err(|e| e.to_string())?,
                 );
             }
@@ -427,6 +438,26 @@ impl Runner {
                     return Err(format!("state {got}, expected {arg}"));
                 }
             }
+            "from" => {
+                let port = arg.parse().map_err(|_| "bad port")?;
+                self.remote = SocketAddrV4::new(*self.remote.ip(), port);
+            }
+            "stat" => {
+                let (name, want) = arg.split_once(' ').ok_or("stat NAME VALUE")?;
+                let got = debug_field(&format!("{:?}", self.tcp.stats()), name)?;
+                if got != want.trim() {
+                    return Err(format!("stat {name} = {got}, expected {want}"));
+                }
+            }
+            "connstat" => {
+                let (name, want) = arg.split_once(' ').ok_or("connstat NAME VALUE")?;
+                let c = self.conn.ok_or("no conn")?;
+                let stats = self.tcp.conn_stats(c).ok_or("no such connection")?;
+                let got = debug_field(&format!("{stats:?}"), name)?;
+                if got != want.trim() {
+                    return Err(format!("connstat {name} = {got}, expected {want}"));
+                }
+            }
             "error" => {
                 let c = self.conn.ok_or("no conn")?;
                 let got = format!("{:?}", self.tcp.error(c));
@@ -440,6 +471,16 @@ impl Runner {
     }
 }
 
+/// The value of field `name` in a struct's `{:?}` text (`Name { a: 1, b: Some(2ms) }`), as
+/// printed: the counters are checked by name without a list of them here.
+fn debug_field(debug: &str, name: &str) -> Result<String, String> {
+    let key = format!(" {name}: ");
+    let start = debug.find(&key).ok_or(format!("no field {name:?}"))? + key.len();
+    let rest = &debug[start..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Ok(rest[..end].trim().to_string())
+}
+
 fn run_script(text: &str, header_prediction: bool) -> Result<(), String> {
     let mut config = TcpConfig {
         isn_key: 1,
@@ -447,6 +488,7 @@ fn run_script(text: &str, header_prediction: bool) -> Result<(), String> {
         ..TcpConfig::default()
     };
     let mut remote = REMOTE;
+    let mut backlog = 8;
     let mut lines = Vec::new();
     for (no, raw) in text.lines().enumerate() {
         let line = raw.split("//").next().unwrap_or("").trim();
@@ -465,6 +507,9 @@ fn run_script(text: &str, header_prediction: bool) -> Result<(), String> {
                 "delack" => config.delayed_ack = ms(1)?,
                 "timewait" => config.time_wait = ms(1)?,
                 "nosack" => config.sack = false,
+                "syn_backlog" => config.syn_backlog = arg(1)? as usize,
+                "challenge_ack_limit" => config.challenge_ack_limit = arg(1)? as u32,
+                "backlog" => backlog = arg(1)? as usize,
                 "nots" => config.timestamps = false,
                 "synack_retries" => config.synack_retries = arg(1)? as u32,
                 "max_retransmits" => config.max_retransmits = arg(1)? as u32,
@@ -493,7 +538,8 @@ fn run_script(text: &str, header_prediction: bool) -> Result<(), String> {
         out: Recorder(Vec::new(), START),
         next_out: 0,
         local_port: 80,
-        our_isn: None,
+        our_isns: Vec::new(),
+        backlog,
         listener: None,
         conn: None,
         remote,
