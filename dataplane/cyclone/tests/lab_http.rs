@@ -157,6 +157,26 @@ fn a_large_static_file_arrives_byte_exact_through_a_lossy_link() {
     assert!(r[0].1 == file, "5 MB file byte-exact");
 }
 
+#[test]
+fn a_fifty_megabyte_static_file_arrives_byte_exact_over_tcp() {
+    // The 50 MB download, end to end: static files → HTTP → TCP → the in-memory link
+    // → the client's TCP (the `http` crate's tests stream it through a `Connection` alone).
+    let file: Vec<u8> = (0..50_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let site = Site::new("fifty", &[("fifty.bin", &file)]);
+    let (mut lab, mut service) = lab_and_service(FaultConfig::default(), &site.root);
+    let r = exchange(
+        &mut lab,
+        &mut service,
+        b"GET /fifty.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+        1,
+    );
+    assert_eq!(r[0].0, 200);
+    assert_eq!(r[0].1.len(), file.len());
+    assert!(r[0].1 == file, "50 MB file byte-exact");
+}
+
 /// Polls the lab, the service and `client` until `done(lab, responses so far)`, waking for
 /// the service's timers and for `wake_at`.
 fn drive(
