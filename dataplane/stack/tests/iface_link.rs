@@ -13,7 +13,7 @@ use cyclone_pmd::{
     Timestamp, TxQueue, VirtualClock,
 };
 use cyclone_stack::iface::{
-    ConfigError, Interface, InterfaceConfig, Ipv4Cidr, UdpError, UdpIcmpError,
+    ConfigError, Interface, InterfaceConfig, Ipv4Cidr, PingError, UdpError, UdpIcmpError,
 };
 use cyclone_stack::tcp::{ConnHandle, PlainSegment, SegmentSink};
 use cyclone_stack::wire::{
@@ -485,6 +485,60 @@ fn ping_is_answered_byte_exact() {
     let stats = sim.a.stats();
     assert_eq!(stats.icmp_in.echo_request, 3);
     assert_eq!(stats.icmp_out.echo_reply, 3);
+}
+
+#[test]
+fn one_stack_pings_the_other() {
+    let mut sim = Sim::pair();
+    // The first poll gives the interface its pool; B's MAC is not known yet, so the request
+    // waits for ARP, then leaves.
+    sim.run_for(Duration::from_millis(1));
+    assert_eq!(sim.a.stats().arp_tx_requests, 0);
+    let data: Vec<u8> = (0..56u8).collect();
+    sim.a.ping(B_IP, 0x4242, 1, &data).unwrap();
+    sim.run_for(Duration::from_millis(1));
+    let reply = sim.a.take_echo_reply().expect("an echo reply");
+    assert_eq!((reply.from, reply.ident, reply.seq_no), (B_IP, 0x4242, 1));
+    assert_eq!(reply.data.data(), &data[..]);
+    assert!(sim.a.take_echo_reply().is_none());
+    // Every size up to the MTU's limit, byte-exact.
+    for (seq, len) in [(2u16, 0usize), (3, 1), (4, 1472)] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        sim.a.ping(B_IP, 0x4242, seq, &data).unwrap();
+        sim.run_for(Duration::from_millis(1));
+        let reply = sim.a.take_echo_reply().expect("an echo reply");
+        assert_eq!((reply.seq_no, reply.data.data()), (seq, &data[..]));
+    }
+    let (a, b) = (sim.a.stats().clone(), sim.b().stats().clone());
+    assert_eq!((a.icmp_out.echo_request, b.icmp_in.echo_request), (4, 4));
+    assert_eq!((b.icmp_out.echo_reply, a.icmp_in.echo_reply), (4, 4));
+    assert_eq!(a.arp_tx_requests, 1);
+    // Bad requests are refused, not sent.
+    assert_eq!(
+        sim.a.ping(B_IP, 1, 1, &[0u8; 1473]),
+        Err(PingError::TooLarge {
+            len: 1473,
+            max: 1472
+        })
+    );
+    for bad in [
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::BROADCAST,
+        Ipv4Addr::new(224, 0, 0, 1),
+    ] {
+        assert_eq!(
+            sim.a.ping(bad, 1, 1, b"x"),
+            Err(PingError::BadDestination(bad))
+        );
+    }
+    // Replies nobody takes are bounded: the oldest go, counted.
+    for seq in 0..20u16 {
+        sim.a.ping(B_IP, 7, seq, b"flood").unwrap();
+    }
+    sim.run_for(Duration::from_millis(1));
+    let kept: Vec<u16> = std::iter::from_fn(|| sim.a.take_echo_reply().map(|r| r.seq_no)).collect();
+    assert_eq!(kept, (4..20).collect::<Vec<u16>>());
+    assert_eq!(sim.a.stats().drop_echo_reply_overflow, 4);
 }
 
 #[test]

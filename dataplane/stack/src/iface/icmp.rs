@@ -2,21 +2,89 @@
 //! buffer, destination unreachable (protocol, port) quoting the offending header and 8 bytes
 //! of its payload (RFC 792; RFC 1812 §4.3.2.3 style, also built in place), received errors
 //! passed to the UDP socket they concern, and the token bucket that rate-limits errors
-//! (RFC 1812 §4.3.2.8, RFC 1122 §3.2.2).
+//! (RFC 1812 §4.3.2.8, RFC 1122 §3.2.2). Echo requests can be sent too (`Interface::ping`),
+//! and their replies are kept, bounded, for the caller.
 //!
 //! RFC 1122 §3.2.2: no error is sent about an ICMP error, a datagram to a broadcast or
 //! multicast address, or a fragment (fragments never get this far). Echo requests to a
 //! broadcast address are ignored (§3.2.2.6 allows it). Replies go to the MAC address the
 //! request came from — the sender's, or its router's — so no ARP lookup is needed.
 
+use std::net::Ipv4Addr;
+
 use cyclone_pmd::{PacketBuf, Timestamp};
 
-use super::ipv4::RxIp;
-use super::Core;
+use super::ipv4::{RxIp, TxError};
+use super::{Core, Interface};
 use crate::wire::{
-    EthernetRepr, Icmpv4Packet, Icmpv4Repr, Icmpv4Type, IpProtocol, Ipv4Repr, Layer,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, Icmpv4Type, IpProtocol, Ipv4Repr, Layer, TxChecksum,
     UnreachableCode, WireError,
 };
+
+/// Echo replies kept for [`Interface::take_echo_reply`] at most (each holds its frame).
+const ECHO_REPLIES_MAX: usize = 16;
+
+/// An echo reply received (RFC 792 type 0), for whoever sent the request with
+/// [`Interface::ping`].
+#[derive(Debug)]
+pub struct EchoReply {
+    /// Who answered.
+    pub from: Ipv4Addr,
+    /// The request's identifier, echoed.
+    pub ident: u16,
+    /// The request's sequence number, echoed.
+    pub seq_no: u16,
+    /// The echoed data: the frame it arrived in, trimmed to it (dropping it frees the frame).
+    pub data: PacketBuf,
+}
+
+/// Why [`Interface::ping`] could not send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PingError {
+    /// The data does not fit the MTU (no fragmentation).
+    #[error("echo data of {len} bytes is larger than the {max} bytes the MTU allows")]
+    TooLarge {
+        /// Data length.
+        len: usize,
+        /// Largest: MTU − 28.
+        max: usize,
+    },
+    /// 0.0.0.0, a multicast, broadcast or loopback address.
+    #[error("cannot ping {0}")]
+    BadDestination(Ipv4Addr),
+    /// Off-link with no gateway.
+    #[error("no route to {0}")]
+    NoRoute(Ipv4Addr),
+    /// The pool is empty.
+    #[error("no packet buffer free")]
+    NoBuffer,
+    /// ARP holds packets for too many unresolved addresses already.
+    #[error("too many addresses waiting for ARP")]
+    ArpTableFull,
+}
+
+/// Echo requests (RFC 792), for diagnostics: what `ping` does.
+impl Interface {
+    /// Sends an echo request to `dst` with `ident`, `seq_no` and `data`, from our address
+    /// towards it. Queued (or held for ARP) like any datagram; it leaves at the next poll.
+    /// Replies are kept for [`Interface::take_echo_reply`]. Call it after the first poll: the
+    /// interface learns its queue's pool there (before, [`PingError::NoBuffer`]).
+    pub fn ping(
+        &mut self,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq_no: u16,
+        data: &[u8],
+    ) -> Result<(), PingError> {
+        self.core.send_echo_request(dst, ident, seq_no, data)
+    }
+
+    /// The oldest echo reply received and not yet taken. At most 16 are kept; more drop the
+    /// oldest (`InterfaceStats::drop_echo_reply_overflow`).
+    pub fn take_echo_reply(&mut self) -> Option<EchoReply> {
+        self.core.echo_replies.pop_front()
+    }
+}
 
 const NANOS_PER_TOKEN: u64 = 1_000_000_000;
 
@@ -86,6 +154,7 @@ impl Core {
                 self.stats.icmp_echo_broadcast_ignored += 1;
             }
             Icmpv4Type::ECHO_REQUEST => self.echo_reply(buf, rx),
+            Icmpv4Type::ECHO_REPLY => self.keep_echo_reply(buf, rx),
             Icmpv4Type::DST_UNREACHABLE => {
                 let parsed = Icmpv4Repr::parse(&packet, crate::wire::RxChecksum::Trust);
                 match parsed {
@@ -104,6 +173,94 @@ impl Core {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Keeps a received echo reply for [`Interface::take_echo_reply`], in its own frame.
+    fn keep_echo_reply(&mut self, mut buf: PacketBuf, rx: RxIp) {
+        let Some(bytes) = buf.data().get(rx.l4_offset()..) else {
+            return;
+        };
+        let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
+            return;
+        };
+        let Ok(Icmpv4Repr::EchoReply { ident, seq_no, .. }) =
+            Icmpv4Repr::parse(&packet, crate::wire::RxChecksum::Trust)
+        else {
+            return;
+        };
+        if buf
+            .trim_front(rx.l4_offset() + Icmpv4Repr::HEADER_LEN)
+            .is_err()
+        {
+            return;
+        }
+        if self.echo_replies.len() >= ECHO_REPLIES_MAX {
+            self.echo_replies.pop_front();
+            self.stats.drop_echo_reply_overflow += 1;
+        }
+        self.echo_replies.push_back(EchoReply {
+            from: rx.src,
+            ident,
+            seq_no,
+            data: buf,
+        });
+    }
+
+    /// Builds and sends an echo request (see [`Interface::ping`]).
+    fn send_echo_request(
+        &mut self,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq_no: u16,
+        data: &[u8],
+    ) -> Result<(), PingError> {
+        let max =
+            usize::from(self.mtu).saturating_sub(Ipv4Repr::HEADER_LEN + Icmpv4Repr::HEADER_LEN);
+        if data.len() > max {
+            self.stats.drop_too_big += 1;
+            return Err(PingError::TooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        if dst.is_unspecified() || dst.is_multicast() || dst.is_loopback() || dst.is_broadcast() {
+            return Err(PingError::BadDestination(dst));
+        }
+        let route = self.route(dst).map_err(|_| PingError::NoRoute(dst))?;
+        let mut buf = self.alloc().ok_or(PingError::NoBuffer)?;
+        let repr = Icmpv4Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        };
+        // No device offloads ICMP checksums: always computed.
+        let built = buf
+            .append(repr.buffer_len())
+            .is_ok_and(|m| repr.emit(m, TxChecksum::Compute).is_ok());
+        if !built {
+            self.stats.drop_too_big += 1;
+            return Err(PingError::TooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        let mut ip = Ipv4Repr::new(route.src, dst, IpProtocol::ICMP, buf.len());
+        ip.dont_frag = false;
+        let now = self.now;
+        match self.send_ipv4(now, buf, ip, route.next_hop) {
+            Ok(()) => {
+                self.stats.tx_icmp += 1;
+                self.stats.icmp_out.count(Icmpv4Type::ECHO_REQUEST.0, 0);
+                Ok(())
+            }
+            Err(TxError::NoRoute) => Err(PingError::NoRoute(dst)),
+            Err(TxError::NoBuffer) => Err(PingError::NoBuffer),
+            Err(TxError::TooBig) => Err(PingError::TooLarge {
+                len: data.len(),
+                max,
+            }),
+            Err(TxError::ArpTableFull) => Err(PingError::ArpTableFull),
         }
     }
 

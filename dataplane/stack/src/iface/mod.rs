@@ -36,6 +36,7 @@ use crate::tcp::{SegmentSink, Tcp};
 use crate::wire::{ChecksumCaps, EtherType, EthernetFrame, EthernetRepr, TcpRepr};
 
 pub use config::{ConfigError, InterfaceConfig, Ipv4Cidr};
+pub use icmp::{EchoReply, PingError};
 pub use stats::{IcmpCounters, InterfaceStats};
 pub use udp::{UdpError, UdpHandle, UdpIcmpError};
 
@@ -93,6 +94,8 @@ struct Core {
     arp_due: Vec<arp::Due>,
     udp: udp::UdpSockets,
     icmp_errors: icmp::TokenBucket,
+    /// Echo replies received, oldest first, for [`Interface::take_echo_reply`]; bounded.
+    echo_replies: std::collections::VecDeque<EchoReply>,
     /// Finished frames waiting for the device, oldest first.
     tx: Vec<PacketBuf>,
     /// The queue's pool, learned at each poll: outgoing frames are allocated from it.
@@ -133,6 +136,7 @@ impl Interface {
             rx_src_ok: None,
             arp_due: Vec::new(),
             udp: udp::UdpSockets::new(&config),
+            echo_replies: std::collections::VecDeque::new(),
             icmp_errors: icmp::TokenBucket::new(
                 config.icmp_error_rate,
                 config.icmp_error_burst,

@@ -85,6 +85,9 @@ pub struct InterfaceStats {
     pub icmp_rate_limited: u64,
     /// Echo requests to a broadcast address, ignored (RFC 1122 §3.2.2.6 allows it).
     pub icmp_echo_broadcast_ignored: u64,
+    /// Echo replies dropped because [`Interface::ping`](super::Interface::ping)'s reply queue
+    /// was full (the oldest goes).
+    pub drop_echo_reply_overflow: u64,
 
     /// UDP datagrams for a port with no socket (port unreachable sent unless broadcast).
     pub udp_no_port: u64,
@@ -145,6 +148,7 @@ impl Default for InterfaceStats {
             icmp_out: IcmpCounters::default(),
             icmp_rate_limited: 0,
             icmp_echo_broadcast_ignored: 0,
+            drop_echo_reply_overflow: 0,
             udp_no_port: 0,
             drop_udp_rx_queue_full: 0,
             wire: [[0; ErrorKind::COUNT]; Layer::COUNT],
