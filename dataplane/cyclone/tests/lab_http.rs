@@ -135,9 +135,7 @@ fn keep_alive_pipelining_echo_and_errors() {
 
 #[test]
 fn a_large_static_file_arrives_byte_exact_through_a_lossy_link() {
-    let file: Vec<u8> = (0..5_000_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let file = patterned(5_000_000);
     let site = Site::new("big", &[("big.bin", &file)]);
     let faults = FaultConfig {
         drop: 0.02,
@@ -161,9 +159,7 @@ fn a_large_static_file_arrives_byte_exact_through_a_lossy_link() {
 fn a_fifty_megabyte_static_file_arrives_byte_exact_over_tcp() {
     // The 50 MB download, end to end: static files → HTTP → TCP → the in-memory link
     // → the client's TCP (the `http` crate's tests stream it through a `Connection` alone).
-    let file: Vec<u8> = (0..50_000_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let file = patterned(50_000_000);
     let site = Site::new("fifty", &[("fifty.bin", &file)]);
     let (mut lab, mut service) = lab_and_service(FaultConfig::default(), &site.root);
     let r = exchange(
@@ -175,6 +171,14 @@ fn a_fifty_megabyte_static_file_arrives_byte_exact_over_tcp() {
     assert_eq!(r[0].0, 200);
     assert_eq!(r[0].1.len(), file.len());
     assert!(r[0].1 == file, "50 MB file byte-exact");
+}
+
+/// `len` bytes of a pattern that does not repeat within a TCP window (a misplaced segment
+/// shows).
+fn patterned(len: u32) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
 }
 
 /// Polls the lab, the service and `client` until `done(lab, responses so far)`, waking for

@@ -435,6 +435,13 @@ fn arp_not_for_us_is_ignored() {
 
 // ---- ICMP ----
 
+/// An ICMP message's bytes, checksum filled.
+fn icmp_bytes(repr: &Icmpv4Repr) -> Vec<u8> {
+    let mut out = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut out, TxChecksum::Compute).unwrap();
+    out
+}
+
 #[test]
 fn ping_is_answered_byte_exact() {
     let mut sim = Sim::raw(config(mac_a(), A_IP));
@@ -456,9 +463,7 @@ fn ping_is_answered_byte_exact() {
                     data: &data,
                 }
             };
-            let mut out = vec![0u8; repr.buffer_len()];
-            repr.emit(&mut out, TxChecksum::Compute).unwrap();
-            out
+            icmp_bytes(&repr)
         };
         let request = eth(
             mac_a(),
@@ -542,6 +547,30 @@ fn one_stack_pings_the_other() {
 }
 
 #[test]
+fn unsolicited_echo_replies_are_counted_not_kept() {
+    let mut sim = Sim::raw(config(mac_a(), A_IP));
+    sim.run_for(Duration::from_millis(1));
+    sim.recv_raw();
+    let repr = Icmpv4Repr::EchoReply {
+        ident: 9,
+        seq_no: 9,
+        data: b"nobody asked",
+    };
+    let icmp = icmp_bytes(&repr);
+    let frame = eth(
+        mac_a(),
+        mac_b(),
+        EtherType::IPV4,
+        &ipv4_with(B_IP, A_IP, IpProtocol::ICMP, &icmp, |_| {}),
+    );
+    sim.send_raw(&frame);
+    sim.run_for(Duration::from_millis(1));
+    assert!(sim.a.take_echo_reply().is_none());
+    assert_eq!(sim.a.stats().icmp_in.echo_reply, 1);
+    assert!(sim.recv_raw().is_empty());
+}
+
+#[test]
 fn ping_with_ip_options_is_answered_without_them() {
     let mut sim = Sim::raw(config(mac_a(), A_IP));
     sim.run_for(Duration::from_millis(1));
@@ -551,8 +580,7 @@ fn ping_with_ip_options_is_answered_without_them() {
         seq_no: 2,
         data: b"abcdefgh",
     };
-    let mut icmp = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut icmp, TxChecksum::Compute).unwrap();
+    let icmp = icmp_bytes(&repr);
     // A 24-byte header: 4 bytes of options (NOP NOP NOP EOL).
     let mut ip = ipv4(B_IP, A_IP, IpProtocol::ICMP, &icmp);
     ip.splice(20..20, [1, 1, 1, 0]);

@@ -17,8 +17,8 @@
 //!   the peer's absolute numbers, as its segments are written).
 //! - Header lines change the config: `%delack MS`, `%timewait MS`, `%nosack`, `%nots`,
 //!   `%synack_retries N`, `%max_retransmits N`, `%syn_backlog N`, `%challenge_ack_limit N`,
-//!   `%backlog N` (the listen backlog, 8 by default), `%keepalive IDLE_MS INTERVAL_MS COUNT`, and `%remote IP:PORT` (the
-//!   peer's address, 192.0.2.1:8080 by default).
+//!   `%backlog N` (the listen backlog, 8 by default), `%keepalive IDLE_MS INTERVAL_MS COUNT`,
+//!   and `%remote IP:PORT` (the peer's address, 192.0.2.1:8080 by default).
 //!
 //! At the end, every segment we sent must have been matched.
 

@@ -76,7 +76,44 @@ impl Interface {
         seq_no: u16,
         data: &[u8],
     ) -> Result<(), PingError> {
-        self.core.send_echo_request(dst, ident, seq_no, data)
+        let core = &mut self.core;
+        let max =
+            usize::from(core.mtu).saturating_sub(Ipv4Repr::HEADER_LEN + Icmpv4Repr::HEADER_LEN);
+        if data.len() > max {
+            core.stats.drop_too_big += 1;
+            return Err(PingError::TooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        if dst.is_unspecified() || dst.is_multicast() || dst.is_loopback() || dst.is_broadcast() {
+            return Err(PingError::BadDestination(dst));
+        }
+        let repr = Icmpv4Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        };
+        // No device offloads ICMP checksums: always computed.
+        let sent = core.send_datagram(dst, IpProtocol::ICMP, |buf, _| {
+            buf.append(repr.buffer_len())
+                .is_ok_and(|m| repr.emit(m, TxChecksum::Compute).is_ok())
+        });
+        core.echo_requested |= sent.is_ok();
+        match sent {
+            Ok(()) => {
+                core.stats.tx_icmp += 1;
+                core.stats.icmp_out.count(Icmpv4Type::ECHO_REQUEST.0, 0);
+                Ok(())
+            }
+            Err(TxError::NoRoute) => Err(PingError::NoRoute(dst)),
+            Err(TxError::NoBuffer) => Err(PingError::NoBuffer),
+            Err(TxError::TooBig) => Err(PingError::TooLarge {
+                len: data.len(),
+                max,
+            }),
+            Err(TxError::ArpTableFull) => Err(PingError::ArpTableFull),
+        }
     }
 
     /// The oldest echo reply received and not yet taken. At most 16 are kept; more drop the
@@ -154,7 +191,15 @@ impl Core {
                 self.stats.icmp_echo_broadcast_ignored += 1;
             }
             Icmpv4Type::ECHO_REQUEST => self.echo_reply(buf, rx),
-            Icmpv4Type::ECHO_REPLY => self.keep_echo_reply(buf, rx),
+            Icmpv4Type::ECHO_REPLY if self.echo_requested => {
+                match Icmpv4Repr::parse(&packet, crate::wire::RxChecksum::Trust) {
+                    Ok(Icmpv4Repr::EchoReply { ident, seq_no, .. }) => {
+                        self.keep_echo_reply(buf, rx, ident, seq_no)
+                    }
+                    Ok(_) => {}
+                    Err(err) => self.stats.count_wire(&err),
+                }
+            }
             Icmpv4Type::DST_UNREACHABLE => {
                 let parsed = Icmpv4Repr::parse(&packet, crate::wire::RxChecksum::Trust);
                 match parsed {
@@ -176,19 +221,9 @@ impl Core {
         }
     }
 
-    /// Keeps a received echo reply for [`Interface::take_echo_reply`], in its own frame.
-    fn keep_echo_reply(&mut self, mut buf: PacketBuf, rx: RxIp) {
-        let Some(bytes) = buf.data().get(rx.l4_offset()..) else {
-            return;
-        };
-        let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
-            return;
-        };
-        let Ok(Icmpv4Repr::EchoReply { ident, seq_no, .. }) =
-            Icmpv4Repr::parse(&packet, crate::wire::RxChecksum::Trust)
-        else {
-            return;
-        };
+    /// Keeps a received echo reply for [`Interface::take_echo_reply`], in its own frame
+    /// trimmed to the echoed data.
+    fn keep_echo_reply(&mut self, mut buf: PacketBuf, rx: RxIp, ident: u16, seq_no: u16) {
         if buf
             .trim_front(rx.l4_offset() + Icmpv4Repr::HEADER_LEN)
             .is_err()
@@ -205,63 +240,6 @@ impl Core {
             seq_no,
             data: buf,
         });
-    }
-
-    /// Builds and sends an echo request (see [`Interface::ping`]).
-    fn send_echo_request(
-        &mut self,
-        dst: Ipv4Addr,
-        ident: u16,
-        seq_no: u16,
-        data: &[u8],
-    ) -> Result<(), PingError> {
-        let max =
-            usize::from(self.mtu).saturating_sub(Ipv4Repr::HEADER_LEN + Icmpv4Repr::HEADER_LEN);
-        if data.len() > max {
-            self.stats.drop_too_big += 1;
-            return Err(PingError::TooLarge {
-                len: data.len(),
-                max,
-            });
-        }
-        if dst.is_unspecified() || dst.is_multicast() || dst.is_loopback() || dst.is_broadcast() {
-            return Err(PingError::BadDestination(dst));
-        }
-        let route = self.route(dst).map_err(|_| PingError::NoRoute(dst))?;
-        let mut buf = self.alloc().ok_or(PingError::NoBuffer)?;
-        let repr = Icmpv4Repr::EchoRequest {
-            ident,
-            seq_no,
-            data,
-        };
-        // No device offloads ICMP checksums: always computed.
-        let built = buf
-            .append(repr.buffer_len())
-            .is_ok_and(|m| repr.emit(m, TxChecksum::Compute).is_ok());
-        if !built {
-            self.stats.drop_too_big += 1;
-            return Err(PingError::TooLarge {
-                len: data.len(),
-                max,
-            });
-        }
-        let mut ip = Ipv4Repr::new(route.src, dst, IpProtocol::ICMP, buf.len());
-        ip.dont_frag = false;
-        let now = self.now;
-        match self.send_ipv4(now, buf, ip, route.next_hop) {
-            Ok(()) => {
-                self.stats.tx_icmp += 1;
-                self.stats.icmp_out.count(Icmpv4Type::ECHO_REQUEST.0, 0);
-                Ok(())
-            }
-            Err(TxError::NoRoute) => Err(PingError::NoRoute(dst)),
-            Err(TxError::NoBuffer) => Err(PingError::NoBuffer),
-            Err(TxError::TooBig) => Err(PingError::TooLarge {
-                len: data.len(),
-                max,
-            }),
-            Err(TxError::ArpTableFull) => Err(PingError::ArpTableFull),
-        }
     }
 
     /// Turns the echo request in `buf` into its reply, in place (RFC 792: swap the addresses,

@@ -340,6 +340,27 @@ impl Core {
         Ok(())
     }
 
+    /// Sends a datagram (UDP, ICMP) of `protocol` to `dst`: routed, a fresh buffer that `build`
+    /// fills with the message given our source address towards `dst` (false: it did not
+    /// fit, counted as too big), IPv4 headers with DF clear, then [`Core::send_ipv4`].
+    pub(super) fn send_datagram(
+        &mut self,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        build: impl FnOnce(&mut PacketBuf, Ipv4Addr) -> bool,
+    ) -> Result<(), TxError> {
+        let route = self.route(dst)?;
+        let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
+        if !build(&mut buf, route.src) {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        let mut ip = Ipv4Repr::new(route.src, dst, protocol, buf.len());
+        ip.dont_frag = false;
+        let now = self.now;
+        self.send_ipv4(now, buf, ip, route.next_hop)
+    }
+
     /// Sends the transport message in `buf` as the payload of `ip` to `next_hop`: headers
     /// prepended, then queued for the device, or held until ARP resolves the next hop.
     pub(super) fn send_ipv4(

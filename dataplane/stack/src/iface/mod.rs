@@ -96,6 +96,9 @@ struct Core {
     icmp_errors: icmp::TokenBucket,
     /// Echo replies received, oldest first, for [`Interface::take_echo_reply`]; bounded.
     echo_replies: std::collections::VecDeque<EchoReply>,
+    /// Whether this interface ever sent an echo request: until then replies are not kept, so
+    /// unsolicited ones cannot hold the pool's frames.
+    echo_requested: bool,
     /// Finished frames waiting for the device, oldest first.
     tx: Vec<PacketBuf>,
     /// The queue's pool, learned at each poll: outgoing frames are allocated from it.
@@ -137,6 +140,7 @@ impl Interface {
             arp_due: Vec::new(),
             udp: udp::UdpSockets::new(&config),
             echo_replies: std::collections::VecDeque::new(),
+            echo_requested: false,
             icmp_errors: icmp::TokenBucket::new(
                 config.icmp_error_rate,
                 config.icmp_error_burst,

@@ -256,28 +256,18 @@ impl Core {
         if dst.port() == 0 || ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
             return Err(UdpError::BadDestination(dst));
         }
-        let route = self.route(ip).map_err(|_| UdpError::NoRoute(ip))?;
-        let mut buf = self.alloc().ok_or(UdpError::NoBuffer)?;
         let csum = self.csum.udp_tx();
         let repr = UdpRepr {
             src_port: port,
             dst_port: dst.port(),
         };
-        let built = buf.extend_from_slice(data).is_ok()
-            && buf.prepend(UdpRepr::HEADER_LEN).is_ok()
-            && repr.emit(buf.data_mut(), route.src, ip, csum).is_ok();
-        if !built {
-            self.stats.drop_too_big += 1;
-            return Err(UdpError::TooLarge {
-                len: data.len(),
-                max,
-            });
-        }
-        buf.offload.tx_l4_checksum = csum == TxChecksum::Offload;
-        let mut ip_repr = Ipv4Repr::new(route.src, ip, IpProtocol::UDP, buf.len());
-        ip_repr.dont_frag = false;
-        let now = self.now;
-        match self.send_ipv4(now, buf, ip_repr, route.next_hop) {
+        let sent = self.send_datagram(ip, IpProtocol::UDP, |buf, src| {
+            buf.offload.tx_l4_checksum = csum == TxChecksum::Offload;
+            buf.extend_from_slice(data).is_ok()
+                && buf.prepend(UdpRepr::HEADER_LEN).is_ok()
+                && repr.emit(buf.data_mut(), src, ip, csum).is_ok()
+        });
+        match sent {
             Ok(()) => {
                 self.stats.tx_udp += 1;
                 Ok(())
