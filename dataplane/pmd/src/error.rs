@@ -32,6 +32,10 @@ pub enum BufError {
     /// The data is shorter than the bytes to remove.
     #[error("cannot remove {need} bytes from {have} bytes of data")]
     TooShort { need: usize, have: usize },
+    /// The frame is shared with other buffers ([`PacketBuf::share`](crate::PacketBuf::share))
+    /// and its pool had no frame to copy it into before writing.
+    #[error("the frame is shared and its pool has no free frame to copy it into")]
+    SharedNoFrame,
     /// A data window that does not fit in the frame.
     #[error("window {offset}+{len} does not fit a {frame_size}-byte frame")]
     Window {

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::ptr::NonNull;
 
-use super::pool::{free_frame, Shared};
+use std::sync::atomic::Ordering;
+
+use super::pool::{free_frame, take_one, Shared};
 use crate::error::BufError;
 
 /// Offload metadata carried with a buffer between a device and the stack.
@@ -24,6 +26,13 @@ pub struct Offload {
 /// The window starts after some headroom (room to [`prepend`](PacketBuf::prepend) headers
 /// without copying) and may grow into the tailroom with [`append`](PacketBuf::append). Dropping
 /// the buffer returns the frame to its pool.
+///
+/// A frame can be held by several buffers at once ([`share`](PacketBuf::share): a TCP send
+/// buffer keeps a segment's frame for retransmission while the device sends it). Each has its
+/// own data window; the frame returns to the pool when the last one drops. The bytes of a
+/// shared frame are read-only: a buffer that writes (`data_mut`, `prepend`, `append`, …)
+/// first copies its data into a frame of its own (copy-on-write), so no holder ever sees the
+/// bytes change under it.
 pub struct PacketBuf {
     shared: NonNull<Shared>,
     index: u32,
@@ -33,10 +42,12 @@ pub struct PacketBuf {
     pub offload: Offload,
 }
 
-// SAFETY: a `PacketBuf` owns its frame exclusively (see `raw/mod.rs`) and the pool it points to
-// is thread-safe, so moving the buffer to another thread moves sole access with it.
+// SAFETY: a `PacketBuf` owns its frame, alone or with other buffers that only read it (see
+// `raw/mod.rs`), and the pool it points to is thread-safe: moving the buffer to another thread
+// moves its access with it.
 unsafe impl Send for PacketBuf {}
-// SAFETY: `&PacketBuf` only reads the frame's bytes; writing needs `&mut PacketBuf`.
+// SAFETY: `&PacketBuf` only reads the frame's bytes; writing needs `&mut PacketBuf` and a frame
+// held by no other buffer.
 unsafe impl Sync for PacketBuf {}
 
 // A buffer handle stays small: it travels through every burst by value.
@@ -89,24 +100,115 @@ impl PacketBuf {
     /// The data bytes.
     #[inline]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: `start + len <= frame_size` is kept by every method, the frame is in the
-        // region, and this buffer is its only owner, so nobody writes it while `&self` lives.
+        // SAFETY: `start + len <= frame_size` is kept by every method and the frame is in the
+        // region. Nobody writes it while `&self` lives: a buffer writes only a frame it holds
+        // alone (`make_unique`), and this one holds it.
         unsafe { std::slice::from_raw_parts(self.data_ptr(), self.len as usize) }
     }
 
-    /// The data bytes, writable.
+    /// The data bytes, writable. A shared frame is first copied (see [`PacketBuf::share`]);
+    /// should its pool have no frame for the copy, the slice is empty.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `data`; `&mut self` makes this the only view of the frame.
+        if self.make_unique().is_err() {
+            return &mut [];
+        }
+        self.data_mut_unique()
+    }
+
+    /// [`PacketBuf::data_mut`] once [`PacketBuf::make_unique`] succeeded.
+    #[inline]
+    fn data_mut_unique(&mut self) -> &mut [u8] {
+        debug_assert!(!self.is_shared());
+        // SAFETY: as in `data`; `&mut self` and a frame no other buffer holds (the caller made
+        // it so) make this the only view of the frame.
         unsafe { std::slice::from_raw_parts_mut(self.data_ptr(), self.len as usize) }
     }
 
-    /// The whole frame, headroom and tailroom included, writable. For devices that write
-    /// wherever they like in a frame.
-    fn frame_mut(&mut self) -> &mut [u8] {
+    /// The whole frame, headroom and tailroom included, writable, once
+    /// [`PacketBuf::make_unique`] succeeded. For devices that write wherever they like in a
+    /// frame.
+    fn frame_mut_unique(&mut self) -> &mut [u8] {
+        debug_assert!(!self.is_shared());
         let size = self.pool().frame_size as usize;
-        // SAFETY: the frame spans `frame_size` bytes of the region and is owned by `&mut self`.
+        // SAFETY: the frame spans `frame_size` bytes of the region and is held by `&mut self`
+        // alone (the caller made it so).
         unsafe { std::slice::from_raw_parts_mut(self.frame_ptr(), size) }
+    }
+
+    /// Another buffer over the same frame, with the same data window and offload flags: no
+    /// copy. The frame goes back to its pool when the last of its buffers drops, and while
+    /// more than one holds it its bytes are read-only (a write first copies: see
+    /// [`PacketBuf::make_unique`]). Windows are each buffer's own: trimming one leaves the
+    /// other as it was.
+    ///
+    /// Give a device at most one buffer of a frame at a time: a device may keep its own
+    /// descriptor in the frame (DPDK's mbuf in the reserved area).
+    #[inline]
+    pub fn share(&self) -> PacketBuf {
+        // Relaxed, as for `Arc::clone`: a new handle comes from an existing one, which keeps
+        // the frame alive; the count only has to stay exact.
+        let before = self
+            .pool()
+            .handles_of(self.index)
+            .fetch_add(1, Ordering::Relaxed);
+        if before > u32::MAX / 2 {
+            // Two billion buffers of one frame can only be a leak of handles (`mem::forget` in
+            // a loop); wrapping would free a frame still in use.
+            std::process::abort();
+        }
+        PacketBuf {
+            shared: self.shared,
+            index: self.index,
+            start: self.start,
+            len: self.len,
+            offload: self.offload,
+        }
+    }
+
+    /// Whether other buffers hold this frame too ([`PacketBuf::share`]).
+    #[inline]
+    pub fn is_shared(&self) -> bool {
+        // Acquire: pairs with the Release of a handle dropped elsewhere, so that its reads of
+        // the frame happen before this buffer writes it.
+        self.pool().handles_of(self.index).load(Ordering::Acquire) != 1
+    }
+
+    /// Makes the frame this buffer's alone: a shared frame's data window is copied into a
+    /// fresh frame of the same pool, at the same offset (bytes outside the window are not),
+    /// and the shared one is let go. Every write calls it first; a buffer of a frame nobody
+    /// else holds pays one load. Fails when the frame is shared and the pool is empty.
+    #[inline]
+    pub fn make_unique(&mut self) -> Result<(), BufError> {
+        if self.is_shared() {
+            return self.copy_to_own_frame();
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn copy_to_own_frame(&mut self) -> Result<(), BufError> {
+        // SAFETY: this buffer holds a frame, hence a reference to the pool.
+        let Some(index) = (unsafe { take_one(self.shared) }) else {
+            return Err(BufError::SharedNoFrame);
+        };
+        let old = PacketBuf {
+            shared: self.shared,
+            index: self.index,
+            start: self.start,
+            len: self.len,
+            offload: self.offload,
+        };
+        self.index = index;
+        let len = self.len as usize;
+        // SAFETY: the window is in bounds in both frames (same offsets, same frame size); the
+        // new frame came from the pool and is this buffer's alone, and the old one is only
+        // read (`old` holds it until the copy is done), so the ranges do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(old.data_ptr(), self.data_ptr(), len) };
+        // `old` drops here: the shared frame loses this buffer's handle.
+        drop(old);
+        Ok(())
     }
 
     /// Data length in bytes.
@@ -148,9 +250,10 @@ impl PacketBuf {
                 have: self.headroom(),
             });
         }
+        self.make_unique()?;
         self.start -= n as u32;
         self.len += n as u32;
-        Ok(&mut self.data_mut()[..n])
+        Ok(&mut self.data_mut_unique()[..n])
     }
 
     /// Grows the data by `n` bytes at the back (into the tailroom) and returns them. Their
@@ -163,9 +266,10 @@ impl PacketBuf {
                 have: self.tailroom(),
             });
         }
+        self.make_unique()?;
         let old = self.len as usize;
         self.len += n as u32;
-        Ok(&mut self.data_mut()[old..])
+        Ok(&mut self.data_mut_unique()[old..])
     }
 
     /// Appends a copy of `bytes`.
@@ -226,7 +330,8 @@ impl PacketBuf {
     /// Copies `bytes` into the frame at `offset` and makes them the data window.
     pub fn write_at(&mut self, offset: usize, bytes: &[u8]) -> Result<(), BufError> {
         self.set_window(offset, bytes.len())?;
-        self.frame_mut()[offset..offset + bytes.len()].copy_from_slice(bytes);
+        self.make_unique()?;
+        self.frame_mut_unique()[offset..offset + bytes.len()].copy_from_slice(bytes);
         Ok(())
     }
 
@@ -257,6 +362,9 @@ impl PacketBuf {
 
     /// Gives the frame away to a device, keeping its data window in the returned [`RawBuf`].
     /// Take it back with [`PacketBuf::from_raw`]; until then the frame is out of the pool.
+    /// The device gets this buffer's handle: if the frame [is shared](PacketBuf::is_shared),
+    /// it may only read it (transmit), and giving the index back to the pool
+    /// ([`Pool::free_index`](crate::Pool::free_index)) drops that one handle.
     pub fn into_raw(self) -> RawBuf {
         let raw = RawBuf {
             index: self.index,
@@ -323,7 +431,7 @@ impl PacketBuf {
 
 impl Drop for PacketBuf {
     fn drop(&mut self) {
-        // SAFETY: this buffer owns its frame and gives it up exactly once, here.
+        // SAFETY: this buffer holds its frame and gives its handle up exactly once, here.
         unsafe { free_frame(self.shared, self.index) }
     }
 }

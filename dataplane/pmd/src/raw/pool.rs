@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{self, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{self, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
 
@@ -93,6 +93,9 @@ pub(crate) struct Shared {
     pub(crate) reserved: u32,
     pub(crate) frames: u32,
     free: ArrayQueue<u32>,
+    /// Per frame, how many buffers hold it ([`PacketBuf::share`]); 1 for a frame with one
+    /// owner and for a free frame, so allocation never writes it.
+    handles_of: Box<[AtomicU32]>,
     refs: AtomicUsize,
     handles: AtomicUsize,
     alloc_failures: AtomicU64,
@@ -103,6 +106,32 @@ impl Shared {
     #[inline]
     pub(crate) fn available(&self) -> usize {
         self.free.len()
+    }
+
+    /// The buffer handles that hold frame `index` (1 unless it is shared).
+    #[inline]
+    pub(crate) fn handles_of(&self, index: u32) -> &AtomicU32 {
+        &self.handles_of[index as usize]
+    }
+
+    /// Gives up one handle of frame `index`: whether it was the last, so that the frame goes
+    /// back to the pool. The count of a frame with one owner is 1 and stays so (the usual case
+    /// costs a load); a shared frame's count drops, and the one who drops it to zero sets it
+    /// back to 1 for the frame's next life.
+    #[inline]
+    fn last_handle(&self, index: u32) -> bool {
+        let count = self.handles_of(index);
+        // Acquire: the other handles' reads of the frame happen before it is reused.
+        if count.load(Ordering::Acquire) == 1 {
+            return true;
+        }
+        if count.fetch_sub(1, Ordering::Release) != 1 {
+            return false;
+        }
+        // Pairs with the Release above in every other dropping thread.
+        atomic::fence(Ordering::Acquire);
+        count.store(1, Ordering::Relaxed);
+        true
     }
 
     fn pop_free(&self) -> Option<u32> {
@@ -262,6 +291,7 @@ impl Pool {
             reserved: config.reserved,
             frames: config.frames,
             free,
+            handles_of: (0..config.frames).map(|_| AtomicU32::new(1)).collect(),
             refs: AtomicUsize::new(1),
             handles: AtomicUsize::new(1),
             alloc_failures: AtomicU64::new(0),
@@ -403,6 +433,9 @@ impl Pool {
             let cache = caches.entry(s, shared);
             for index in rest.by_ref() {
                 debug_assert!(index < s.frames);
+                if !s.last_handle(index) {
+                    continue;
+                }
                 cache.frames.push(index);
                 if cache.frames.len() > CACHE_MAX {
                     cache.spill(CACHE_MAX / 2);
@@ -416,36 +449,11 @@ impl Pool {
         }
     }
 
-    /// [`Pool::take_frames`] for one frame (the per-packet case): a pop from this thread's
-    /// cache, refilled in a batch when empty.
+    /// [`take_one`] from this pool.
     #[inline]
     fn take_one(&self) -> Option<u32> {
-        let shared = self.shared();
-        let cached = CACHES.try_with(|c| {
-            let Ok(mut caches) = c.try_borrow_mut() else {
-                return None;
-            };
-            let cache = caches.entry(shared, self.shared);
-            if cache.frames.is_empty() {
-                cache.refill(shared, CACHE_REFILL);
-            }
-            Some(cache.frames.pop())
-        });
-        let got = match cached {
-            Ok(Some(got)) => got,
-            // No cache on this thread (being torn down, or re-entered): use the shared list.
-            _ => {
-                let got = shared.pop_free();
-                if got.is_some() {
-                    shared.refs.fetch_add(1, Ordering::Relaxed);
-                }
-                got
-            }
-        };
-        if got.is_none() {
-            shared.alloc_failures.fetch_add(1, Ordering::Relaxed);
-        }
-        got
+        // SAFETY: this handle holds a reference to the pool.
+        unsafe { take_one(self.shared) }
     }
 
     /// Takes up to `n` frame indices, handing each to `sink`, and returns how many. Ownership of
@@ -504,6 +512,43 @@ impl Pool {
     }
 }
 
+/// [`Pool::take_frames`] for one frame of the pool at `ptr` (the per-packet case): a pop from
+/// this thread's cache, refilled in a batch when empty. The frame's ownership (and its pool
+/// reference) passes to the caller.
+///
+/// # Safety
+/// The caller holds a reference to the pool (a handle, a buffer or a frame) while it runs.
+#[inline]
+pub(crate) unsafe fn take_one(ptr: NonNull<Shared>) -> Option<u32> {
+    // SAFETY: the caller holds a reference, so the pool is alive.
+    let shared = unsafe { ptr.as_ref() };
+    let cached = CACHES.try_with(|c| {
+        let Ok(mut caches) = c.try_borrow_mut() else {
+            return None;
+        };
+        let cache = caches.entry(shared, ptr);
+        if cache.frames.is_empty() {
+            cache.refill(shared, CACHE_REFILL);
+        }
+        Some(cache.frames.pop())
+    });
+    let got = match cached {
+        Ok(Some(got)) => got,
+        // No cache on this thread (being torn down, or re-entered): use the shared list.
+        _ => {
+            let got = shared.pop_free();
+            if got.is_some() {
+                shared.refs.fetch_add(1, Ordering::Relaxed);
+            }
+            got
+        }
+    };
+    if got.is_none() {
+        shared.alloc_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    got
+}
+
 /// Returns one frame from a dropped buffer or frame to this thread's cache.
 ///
 /// # Safety
@@ -512,6 +557,10 @@ impl Pool {
 pub(crate) unsafe fn free_frame(shared: NonNull<Shared>, index: u32) {
     // SAFETY: the caller's frame holds a reference, so the pool is alive.
     let s = unsafe { shared.as_ref() };
+    if !s.last_handle(index) {
+        // Another buffer still holds the frame (and the frame's pool reference).
+        return;
+    }
     let cached = CACHES.try_with(|c| {
         let Ok(mut caches) = c.try_borrow_mut() else {
             return false;
