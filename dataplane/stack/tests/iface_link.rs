@@ -15,7 +15,7 @@ use cyclone_pmd::{
 use cyclone_stack::iface::{
     ConfigError, Interface, InterfaceConfig, Ipv4Cidr, PingError, UdpError, UdpIcmpError,
 };
-use cyclone_stack::tcp::{ConnHandle, PlainSegment, SegmentSink};
+use cyclone_stack::tcp::{ConnHandle, Payload, PlainSegment, SegmentSink};
 use cyclone_stack::wire::{
     ArpOperation, ArpPacket, ArpRepr, ErrorKind, EtherType, EthernetFrame, EthernetRepr,
     Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum, TcpFlags,
@@ -928,7 +928,7 @@ fn pool_exhaustion_on_tx_is_counted_not_a_panic() {
         SocketAddrV4::new(A_IP, 80),
         SocketAddrV4::new(B_IP, 40000),
         &repr,
-        [b"", b""],
+        Payload::EMPTY,
     );
     assert!(!sent);
     // An echo request arriving now finds no buffer on RX: the queue counts it.
@@ -1030,10 +1030,13 @@ fn segment_sink_builds_a_correct_frame() {
     assert!(sim
         .a
         .sink(now)
-        .send_segment(src, dst, &repr, [b"hello, ", b"world"]));
+        .send_segment(src, dst, &repr, Payload::from_slice(b"hello, world")));
     // Too big for the MTU: refused.
     let big = vec![0u8; 1500];
-    assert!(!sim.a.sink(now).send_segment(src, dst, &repr, [&big, b""]));
+    assert!(!sim
+        .a
+        .sink(now)
+        .send_segment(src, dst, &repr, Payload::from_slice(&big)));
     sim.run_for(Duration::from_millis(1));
     let frames = ipv4_frames(&sim.recv_raw());
     assert_eq!(frames.len(), 1);
@@ -1069,7 +1072,7 @@ fn segment_sink_waits_for_arp_and_offloads_checksums() {
     // Unresolved: held (counts as queued), an ARP request goes out.
     assert!(a
         .sink(clock.now())
-        .send_segment(src, dst, &tcp_repr(), [b"data", b""]));
+        .send_segment(src, dst, &tcp_repr(), Payload::from_slice(b"data")));
     a.poll(clock.now(), &mut qa);
     let mut burst = Vec::new();
     qb.rx_burst(&mut burst, 8);
@@ -1355,6 +1358,52 @@ fn tcp_keeps_received_frames_until_the_application_reads() {
     );
 }
 
+/// Zero-copy send: the application's bytes are written once, into frames of the queue's pool
+/// (one per segment), and each data segment goes out as the frame it was written into, the
+/// headers put in front; the frames stay in the send buffer until acknowledged, then go back.
+#[test]
+fn tcp_sends_the_frames_the_application_wrote() {
+    let (mut sim, conn, server) = Sim::tcp_pair();
+    let pool = sim.qa.pool().clone();
+    let free_frames = |pool: &Pool| {
+        pool.flush_thread_cache();
+        pool.available()
+    };
+    let idle = free_frames(&pool);
+    let mss = 1460 - 12;
+    let data: Vec<u8> = (0..40 * mss + 100).map(|i| (i % 251) as u8).collect();
+    assert_eq!(sim.a.tcp_mut().send(conn, &data).unwrap(), data.len());
+    assert_eq!(
+        idle - free_frames(&pool),
+        41,
+        "one frame per segment's worth"
+    );
+    let before = sim.a.stats().tx_tcp_zero_copy;
+    let rx_before = sim.a.stats().rx_tcp;
+    sim.run_for(Duration::from_millis(5));
+    assert_eq!(
+        sim.a.stats().tx_tcp_zero_copy - before,
+        41,
+        "every data segment sent from its own frame"
+    );
+    let mut got = vec![0u8; data.len() + 1];
+    let n = sim.b().tcp_mut().recv(server, &mut got).unwrap();
+    assert!(
+        n == data.len() && got[..n] == data[..],
+        "the bytes arrived intact"
+    );
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.a.tcp().send_queued(conn), 0);
+    // What may still be out is the interface's spares: received frames (the ACKs) it keeps
+    // to build its next frames in, at most one per frame received.
+    let received = sim.a.stats().rx_tcp - rx_before;
+    let out = idle - free_frames(&pool).min(idle);
+    assert!(
+        out as u64 <= received,
+        "acknowledged frames went back to the pool: {out} out, {received} received"
+    );
+}
+
 /// The interface keeps the last TCP destination's next-hop MAC: a changed ARP entry (RFC 826
 /// merge) or an expired one must not leave segments going to the old MAC.
 #[test]
@@ -1372,14 +1421,14 @@ fn tcp_path_follows_arp_changes_and_expiry() {
         assert!(sim
             .a
             .sink(now)
-            .send_segment(src, dst, &tcp_repr(), [data, b""]));
+            .send_segment(src, dst, &tcp_repr(), Payload::from_slice(data)));
         sim.run_for(Duration::from_millis(1));
         let first = ipv4_frames(&sim.recv_raw());
         let now = sim.now();
         assert!(sim
             .a
             .sink(now)
-            .send_plain(src, dst, &plain_segment(), [data, b""]));
+            .send_plain(src, dst, &plain_segment(), Payload::from_slice(data)));
         sim.run_for(Duration::from_millis(1));
         let second = ipv4_frames(&sim.recv_raw());
         assert_eq!(first.len(), second.len());
@@ -1420,7 +1469,7 @@ fn tcp_path_follows_arp_changes_and_expiry() {
     assert!(sim
         .a
         .sink(now)
-        .send_plain(src, dst, &plain_segment(), [b"four", b""]));
+        .send_plain(src, dst, &plain_segment(), Payload::from_slice(b"four")));
     sim.run_for(Duration::from_millis(1));
     let frames = sim.recv_raw();
     assert!(ipv4_frames(&frames).is_empty());
@@ -1441,12 +1490,19 @@ fn plain_segment() -> PlainSegment {
     }
 }
 
-/// `send_plain` (from the path's header template, after the first segment) builds the very
-/// frames `send_segment` builds for `seg.to_repr()`: every field value, payload lengths odd
-/// and even, split in two halves, with and without timestamps.
+/// `send_plain` (from the path's header template, after the first segment) and
+/// `send_plain_frame` (the same, in the send buffer's own frame) build the very frames
+/// `send_segment` builds for `seg.to_repr()`: every field value, payload lengths odd and even,
+/// with and without timestamps, frames held elsewhere or not.
 #[test]
 fn tcp_header_template_matches_send_segment() {
-    let frames = |plain: bool| -> Vec<Vec<u8>> {
+    #[derive(Clone, Copy)]
+    enum Send {
+        Segment,
+        Plain,
+        Frame,
+    }
+    let frames = |how: Send| -> Vec<Vec<u8>> {
         let mut sim = Sim::raw(config(mac_a(), A_IP));
         teach_a_about_b(&mut sim);
         sim.recv_raw();
@@ -1491,28 +1547,59 @@ fn tcp_header_template_matches_send_segment() {
                 2 => 1448,
                 _ => (next() % 1449) as usize,
             };
-            let split = if len == 0 {
-                0
-            } else {
-                (next() as usize) % (len + 1)
-            };
-            let payload = [&data[..split], &data[split..len]];
+            let payload = Payload::from_slice(&data[..len]);
             let now = sim.now();
-            let mut sink = sim.a.sink(now);
-            assert!(if plain {
-                sink.send_plain(src, dst, &seg, payload)
-            } else {
-                sink.send_segment(src, dst, &seg.to_repr(), payload)
-            });
+            match how {
+                Send::Segment => {
+                    assert!(sim
+                        .a
+                        .sink(now)
+                        .send_segment(src, dst, &seg.to_repr(), payload))
+                }
+                Send::Plain => assert!(sim.a.sink(now).send_plain(src, dst, &seg, payload)),
+                Send::Frame => {
+                    // A send buffer's frame: the payload and maybe more bytes after it, and
+                    // every other time still held by a previous transmission (so the headers
+                    // go into a copy of it).
+                    let extra = i % 3;
+                    let mut frame = sim.qa.pool().alloc().unwrap();
+                    frame.extend_from_slice(&data[..len + extra]).unwrap();
+                    let held = (i % 2 == 0).then(|| frame.share());
+                    let before = frame.frame_index();
+                    assert!(sim
+                        .a
+                        .sink(now)
+                        .send_plain_frame(src, dst, &seg, &mut frame, len));
+                    assert_eq!(frame.data(), &data[..len + extra], "window restored");
+                    if let Some(held) = held {
+                        assert_eq!(
+                            held.data(),
+                            &data[..len + extra],
+                            "a shared frame is read-only"
+                        );
+                    }
+                    // From the second segment on (the first builds the path) the frame itself
+                    // goes out: copied first only if a previous transmission holds it.
+                    if i > 0 {
+                        let copied = frame.frame_index() != before;
+                        assert_eq!(copied, i % 2 == 0, "segment {i}");
+                    }
+                }
+            }
         }
         sim.run_for(Duration::from_millis(1));
         let out = sim.recv_raw();
         assert_eq!(out.len(), 200);
         out
     };
-    let (general, plain) = (frames(false), frames(true));
-    for (i, (g, p)) in general.iter().zip(&plain).enumerate() {
+    let (general, plain, zero_copy) = (
+        frames(Send::Segment),
+        frames(Send::Plain),
+        frames(Send::Frame),
+    );
+    for (i, ((g, p), z)) in general.iter().zip(&plain).zip(&zero_copy).enumerate() {
         assert_eq!(g, p, "frame {i}");
+        assert_eq!(g, z, "frame {i} sent as the send buffer's frame");
     }
     for f in &plain {
         let (_, ip, segment) = ipv4_frames(std::slice::from_ref(f)).remove(0);

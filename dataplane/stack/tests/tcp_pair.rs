@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cyclone_pmd::Timestamp;
 use cyclone_stack::tcp::{
-    ConnHandle, Ready, SegmentSink, Tcp, TcpConfig, TcpError, TcpEvent, TcpState,
+    ConnHandle, Payload, Ready, SegmentSink, Tcp, TcpConfig, TcpError, TcpEvent, TcpState,
 };
 use cyclone_stack::wire::TcpRepr;
 
@@ -24,18 +24,17 @@ impl SegmentSink for Outbox {
         src: SocketAddrV4,
         dst: SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> bool {
         // Like a link with a 1500-byte MTU: the TCP header with options plus the data must
         // fit in 1480 bytes, or the interface refuses the segment.
-        let len = payload[0].len() + payload[1].len();
+        let len = payload.len();
         assert!(
             repr.header_len() + len <= 1480,
             "segment of {} header + {len} data bytes exceeds the MTU: {repr:?}",
             repr.header_len()
         );
-        self.0
-            .push((src, dst, *repr, [payload[0], payload[1]].concat()));
+        self.0.push((src, dst, *repr, payload.to_vec()));
         true
     }
 }

@@ -26,7 +26,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use cyclone_pmd::Timestamp;
-use cyclone_stack::tcp::{ConnHandle, KeepAlive, ListenerHandle, SegmentSink, Tcp, TcpConfig};
+use cyclone_stack::tcp::{
+    ConnHandle, KeepAlive, ListenerHandle, Payload, SegmentSink, Tcp, TcpConfig,
+};
 use cyclone_stack::wire::{SackBlock, SackBlocks, TcpFlags, TcpOptions, TcpRepr, TcpTimestamps};
 
 const LOCAL: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
@@ -42,7 +44,7 @@ impl SegmentSink for Recorder {
         _src: SocketAddrV4,
         _dst: SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> bool {
         if std::env::var_os("TCP_TRACE").is_some() {
             eprintln!(
@@ -50,8 +52,7 @@ impl SegmentSink for Recorder {
                 self.1, repr.flags, repr.seq, repr.ack
             );
         }
-        self.0
-            .push((self.1, *repr, payload[0].len() + payload[1].len()));
+        self.0.push((self.1, *repr, payload.len()));
         true
     }
 }

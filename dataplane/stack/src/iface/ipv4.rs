@@ -15,12 +15,12 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use cyclone_pmd::{MacAddr, PacketBuf, Timestamp};
+use cyclone_pmd::{MacAddr, PacketBuf, Pool, Timestamp};
 
 use super::arp::Hold;
 use super::config::is_unicast;
 use super::{Core, InterfaceSink, RX_BURST};
-use crate::tcp::{PlainSegment, Tcp};
+use crate::tcp::{Payload, PlainSegment, Tcp};
 use crate::wire::{
     checksum, EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Layer, RxChecksum,
     TcpPacket, TcpRepr, TxChecksum, UnreachableCode, WireError,
@@ -268,14 +268,20 @@ impl Core {
 
     /// Keeps `buf`, a received frame whose handling is over, among the spares for the next
     /// [`Core::alloc`]s (emptied, with the pool's headroom), unless [`RX_BURST`] are kept
-    /// already or the frame is of another pool; else it goes back to its pool.
+    /// already, the frame is of another pool or another buffer holds it too (the sender's
+    /// send buffer, on a link that hands over the very frame); else TCP may keep it as a
+    /// spare for its send buffers, or it goes back to its pool.
     #[inline(always)]
-    pub(super) fn recycle(&mut self, mut buf: PacketBuf) {
+    pub(super) fn recycle(&mut self, tcp: &mut Tcp, mut buf: PacketBuf) {
         if self.spare.len() < RX_BURST
             && self.pool.as_ref().is_some_and(|p| p.id() == buf.pool_id())
+            && !buf.is_shared()
         {
             buf.reset();
             self.spare.push(buf);
+        } else {
+            // TCP's send buffers take frames too (it keeps what it has room for).
+            drop(tcp.offer_frame(buf));
         }
     }
 
@@ -411,7 +417,7 @@ impl Core {
         src: SocketAddrV4,
         dst: SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> Result<(), TxError> {
         match self.live_path(now, *dst.ip()) {
             Some(path) => self.send_tcp_resolved(src, dst, repr, payload, path.mac),
@@ -440,26 +446,101 @@ impl Core {
         src: SocketAddrV4,
         dst: SocketAddrV4,
         seg: &PlainSegment,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> Result<(), TxError> {
-        // Asked of the path in place: it is not copied out (`send_tcp_template` reads it
-        // where it is).
-        let template = self.tx_path.as_ref().is_some_and(|path| {
-            path.dst == *dst.ip()
-                && now < path.expires
-                && path.arp_generation == self.arp.generation()
-                && path.src == *src.ip()
-        }) && self.csum.tcp_tx() == TxChecksum::Compute;
-        if template {
-            self.send_tcp_template(seg, payload)
+        if self.template_holds(now, src, dst) {
+            let header_len = Self::plain_header_len(seg);
+            let mut buf = self.tcp_frame(payload, header_len, TxPath::HEAD_LEN + header_len)?;
+            self.write_template(seg, &mut buf, header_len)?;
+            self.enqueue_tx(buf);
+            self.stats.tx_tcp += 1;
+            Ok(())
         } else {
             self.send_tcp(now, src, dst, &seg.to_repr(), payload)
         }
     }
 
-    /// [`Self::send_tcp_plain`] from the template of the path the caller found live
-    /// (`tx_path`, read in place): payload copied into a fresh buffer,
-    /// then the 34 template bytes and the TCP header written in front of it. The bytes are
+    /// [`Self::send_tcp_plain`] with the first `len` bytes of `frame` (a frame of a TCP send
+    /// buffer) as the payload, the [`SegmentSink::send_plain_frame`] work: on the template
+    /// path, the headers go into the frame's headroom and the device gets a shared buffer of
+    /// the frame (zero copy; `frame`'s window is restored); else a copy of the bytes goes the
+    /// way of [`Self::send_tcp_plain`].
+    ///
+    /// [`SegmentSink::send_plain_frame`]: crate::tcp::SegmentSink::send_plain_frame
+    pub(super) fn send_tcp_plain_frame(
+        &mut self,
+        now: Timestamp,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        seg: &PlainSegment,
+        frame: &mut PacketBuf,
+        len: usize,
+    ) -> Result<(), TxError> {
+        let header_len = Self::plain_header_len(seg);
+        let head = TxPath::HEAD_LEN + header_len;
+        let len = len.min(frame.len());
+        if !self.template_holds(now, src, dst)
+            || frame.headroom() < head
+            || self.pool.as_ref().map(Pool::id) != Some(frame.pool_id())
+        {
+            let payload = Payload::from_slice(&frame.data()[..len]);
+            return self.send_tcp_plain(now, src, dst, seg, payload);
+        }
+        if Ipv4Repr::HEADER_LEN + header_len + len > usize::from(self.mtu) {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        // The headers go in front of the payload, in this frame, or, if a previous
+        // transmission still holds it, in a copy of its whole window that `frame` moves to.
+        if frame.make_unique().is_err() {
+            self.stats.drop_no_buffer += 1;
+            return Err(TxError::NoBuffer);
+        }
+        let (offset, frame_len) = (frame.frame_offset(), frame.len());
+        frame.truncate(len);
+        if frame.prepend(head).is_err() {
+            // Cannot happen: the frame is this buffer's alone and has the headroom.
+            let _ = frame.set_window(offset, frame_len);
+            return Err(TxError::TooBig);
+        }
+        let written = self.write_template(seg, frame, header_len);
+        let tx = frame.share();
+        // Cannot fail: the window it had, in the same place of the (maybe new) frame.
+        let _ = frame.set_window(offset, frame_len);
+        written?;
+        self.enqueue_tx(tx);
+        self.stats.tx_tcp += 1;
+        self.stats.tx_tcp_zero_copy += 1;
+        Ok(())
+    }
+
+    /// Whether a plain segment from `src` to `dst` may be written from the template of the
+    /// last TCP path: still valid (the conditions of [`Self::send_tcp`]), resolved for this
+    /// source, and software checksums.
+    #[inline(always)]
+    fn template_holds(&self, now: Timestamp, src: SocketAddrV4, dst: SocketAddrV4) -> bool {
+        // Asked of the path in place: it is not copied out.
+        self.tx_path.as_ref().is_some_and(|path| {
+            path.dst == *dst.ip()
+                && now < path.expires
+                && path.arp_generation == self.arp.generation()
+                && path.src == *src.ip()
+        }) && self.csum.tcp_tx() == TxChecksum::Compute
+    }
+
+    /// The TCP header length of a [`PlainSegment`]: 20 bytes, and NOP NOP timestamps.
+    #[inline(always)]
+    fn plain_header_len(seg: &PlainSegment) -> usize {
+        if seg.timestamps.is_some() {
+            TcpRepr::HEADER_LEN + 12
+        } else {
+            TcpRepr::HEADER_LEN
+        }
+    }
+
+    /// The headers of a [`PlainSegment`] from the template of the path the caller found live
+    /// (`tx_path`, read in place), written into the first `TxPath::HEAD_LEN + header_len`
+    /// bytes of `buf`, in front of the payload (the rest of `buf`). The bytes are
     /// those [`Self::send_tcp_resolved`] writes for `seg.to_repr()`:
     /// - Ethernet and IPv4 headers: the template is built from the same values, and the
     ///   total length and identification are filled the same way; the IPv4 checksum is the
@@ -472,27 +553,27 @@ impl Core {
     ///   complement sums of the same words can differ only as +0 (0x0000) against −0
     ///   (0xffff), and end-around-carry addition gives 0x0000 only when every word is zero,
     ///   which the protocol word (6) rules out in both (likewise 0x4500 for IPv4).
-    fn send_tcp_template(
+    #[inline(always)]
+    fn write_template(
         &mut self,
         seg: &PlainSegment,
-        payload: [&[u8]; 2],
+        buf: &mut PacketBuf,
+        header_len: usize,
     ) -> Result<(), TxError> {
         const HEAD: usize = TxPath::HEAD_LEN;
         const IP: usize = Ipv4Repr::HEADER_LEN;
-        let header_len = if seg.timestamps.is_some() {
-            TcpRepr::HEADER_LEN + 12
-        } else {
-            TcpRepr::HEADER_LEN
+        let Some(segment_len) = buf.len().checked_sub(HEAD) else {
+            return Err(TxError::TooBig);
         };
-        let mut buf = self.tcp_frame(payload, header_len, HEAD + header_len)?;
-        let segment_len = header_len + payload[0].len() + payload[1].len();
         let ident = self.next_ident();
         let ip_offload = self.csum.ipv4_tx() == TxChecksum::Offload;
         // The caller checked the path (`send_tcp_plain`); without one the buffer goes back.
         let Some(path) = self.tx_path.as_ref() else {
             return Err(TxError::NoRoute);
         };
-        let (head, data) = buf.data_mut().split_at_mut(HEAD + header_len);
+        let Some((head, data)) = buf.data_mut().split_at_mut_checked(HEAD + header_len) else {
+            return Err(TxError::TooBig);
+        };
         // IPv4: IP + segment_len <= MTU < 65536.
         let total_len = (IP + segment_len) as u16;
         let ip_csum = if ip_offload {
@@ -543,34 +624,27 @@ impl Core {
         ]);
         buf.offload.tx_l4_checksum = false;
         buf.offload.tx_ip_checksum = ip_offload;
-        self.enqueue_tx(buf);
-        self.stats.tx_tcp += 1;
         Ok(())
     }
 
-    /// A fresh buffer for a TCP segment with a `header_len`-byte header: `payload` (its two
-    /// parts, in order) copied in once, behind `head` bytes of room for the headers the
+    /// A fresh buffer for a TCP segment with a `header_len`-byte header: `payload` copied in
+    /// once, behind `head` bytes of room for the headers the
     /// caller writes. Refused (and counted) when the IPv4 packet would exceed the MTU.
     #[inline(always)]
     fn tcp_frame(
         &mut self,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
         header_len: usize,
         head: usize,
     ) -> Result<PacketBuf, TxError> {
-        let data_len = payload[0].len() + payload[1].len();
+        let data_len = payload.len();
         if Ipv4Repr::HEADER_LEN + header_len + data_len > usize::from(self.mtu) {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
         let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
         let built = buf.append(data_len).is_ok_and(|data| {
-            let (a, b) = data.split_at_mut(payload[0].len());
-            a.copy_from_slice(payload[0]);
-            // Mostly empty (the send buffer's data did not wrap): no call to copy nothing.
-            if !b.is_empty() {
-                b.copy_from_slice(payload[1]);
-            }
+            payload.copy_to(data);
             true
         }) && buf.prepend(head).is_ok();
         if !built {
@@ -589,13 +663,13 @@ impl Core {
         src: SocketAddrV4,
         dst: SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
         dst_mac: MacAddr,
     ) -> Result<(), TxError> {
         const ETH: usize = EthernetRepr::HEADER_LEN;
         const IP: usize = Ipv4Repr::HEADER_LEN;
         let header_len = repr.header_len();
-        let segment_len = header_len + payload[0].len() + payload[1].len();
+        let segment_len = header_len + payload.len();
         let mut buf = self.tcp_frame(payload, header_len, ETH + IP + header_len)?;
         let tcp_csum = self.csum.tcp_tx();
         let ip_csum = self.csum.ipv4_tx();
@@ -641,7 +715,7 @@ impl Core {
         src: SocketAddrV4,
         dst: SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> Result<(), TxError> {
         let route = self.route(*dst.ip())?;
         if let NextHop::Ip(next_hop) = route.next_hop {
@@ -662,7 +736,7 @@ impl Core {
             self.stats.drop_no_route += 1;
             return Err(TxError::NoRoute);
         }
-        let segment_len = repr.buffer_len(payload[0].len() + payload[1].len());
+        let segment_len = repr.buffer_len(payload.len());
         let mut buf = self.tcp_frame(payload, repr.header_len(), repr.header_len())?;
         let csum = self.csum.tcp_tx();
         if repr
@@ -846,7 +920,7 @@ impl Core {
                 let mut sink = InterfaceSink { core: self, now };
                 tcp.input(now, rx.src, rx.dst, &repr, payload, &mut sink);
                 // TCP copied what it keeps: the frame can carry the next segment out.
-                self.recycle(buf);
+                self.recycle(tcp, buf);
                 return;
             }
             // Zero-copy receive: TCP may keep the frame with its text, the frame's tail
@@ -856,7 +930,7 @@ impl Core {
             let mut sink = InterfaceSink { core: self, now };
             tcp.input_frame(now, rx.src, rx.dst, &repr, (&mut frame, at), &mut sink);
             if let Some(buf) = frame {
-                self.recycle(buf);
+                self.recycle(tcp, buf);
             }
             return;
         }

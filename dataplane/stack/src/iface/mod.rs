@@ -174,7 +174,7 @@ impl Interface {
     pub fn poll<Q: Queue>(&mut self, now: Timestamp, queue: &mut Q) -> PollOutcome {
         let Interface { tcp, core, rx } = self;
         core.now = core.now.max(now);
-        core.learn_pool(queue);
+        core.learn_pool(tcp, queue);
         if !core.started {
             core.started = true;
             core.send_gratuitous_arp();
@@ -207,7 +207,7 @@ impl Interface {
         }
         let Interface { tcp, core, .. } = self;
         core.now = core.now.max(now);
-        core.learn_pool(queue);
+        core.learn_pool(tcp, queue);
         Interface::finish(tcp, core, now, queue, 0)
     }
 
@@ -308,7 +308,7 @@ impl SegmentSink for InterfaceSink<'_> {
         src: std::net::SocketAddrV4,
         dst: std::net::SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: crate::tcp::Payload<'_>,
     ) -> bool {
         self.core
             .send_tcp(self.now, src, dst, repr, payload)
@@ -322,10 +322,25 @@ impl SegmentSink for InterfaceSink<'_> {
         src: std::net::SocketAddrV4,
         dst: std::net::SocketAddrV4,
         seg: &crate::tcp::PlainSegment,
-        payload: [&[u8]; 2],
+        payload: crate::tcp::Payload<'_>,
     ) -> bool {
         self.core
             .send_tcp_plain(self.now, src, dst, seg, payload)
+            .is_ok()
+    }
+
+    /// The frame itself when the template holds and the frame has the headroom (the
+    /// zero-copy send, see `ipv4::Core::send_tcp_plain_frame`); else a copy, as `send_plain`.
+    fn send_plain_frame(
+        &mut self,
+        src: std::net::SocketAddrV4,
+        dst: std::net::SocketAddrV4,
+        seg: &crate::tcp::PlainSegment,
+        frame: &mut PacketBuf,
+        len: usize,
+    ) -> bool {
+        self.core
+            .send_tcp_plain_frame(self.now, src, dst, seg, frame, len)
             .is_ok()
     }
 }
@@ -363,12 +378,15 @@ impl Core {
         }
     }
 
-    /// Outgoing frames come from the queue's pool: take it (again) if it is not the one held.
+    /// Outgoing frames come from the queue's pool: take it (again) if it is not the one held,
+    /// and lend it to TCP.
     #[inline(always)]
-    fn learn_pool<Q: Queue>(&mut self, queue: &Q) {
+    fn learn_pool<Q: Queue>(&mut self, tcp: &mut Tcp, queue: &Q) {
         if self.pool.as_ref().map(Pool::id) != Some(queue.pool().id()) {
             self.pool = Some(queue.pool().clone());
             self.spare.clear();
+            // TCP's send buffers write into the frames the device sends.
+            tcp.use_pool(queue.pool().clone());
         }
     }
 

@@ -53,6 +53,9 @@ pub struct InterfaceStats {
     pub tx_udp: u64,
     /// TCP segments queued for transmission (or held for ARP).
     pub tx_tcp: u64,
+    /// Of `tx_tcp`, segments sent as the send buffer's own frame, the payload not copied
+    /// (the zero-copy send; see `SegmentSink::send_plain_frame`).
+    pub tx_tcp_zero_copy: u64,
 
     /// ARP requests received.
     pub arp_rx_requests: u64,
@@ -133,6 +136,7 @@ impl Default for InterfaceStats {
             tx_icmp: 0,
             tx_udp: 0,
             tx_tcp: 0,
+            tx_tcp_zero_copy: 0,
             arp_rx_requests: 0,
             arp_rx_replies: 0,
             arp_tx_requests: 0,

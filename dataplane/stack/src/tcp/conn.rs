@@ -471,8 +471,14 @@ impl Conn {
                 window,
                 timestamps,
             };
-            let payload = self.send.slice(seq, len);
-            ctx.out.send_plain(self.local, self.remote, &seg, payload)
+            let (local, remote) = (self.local, self.remote);
+            // A segment that starts a frame of the send buffer goes out as that frame.
+            if let Some(frame) = self.send.frame_at(seq, len) {
+                ctx.out.send_plain_frame(local, remote, &seg, frame, len)
+            } else {
+                let payload = self.send.range(seq, len);
+                ctx.out.send_plain(local, remote, &seg, payload)
+            }
         };
         if ok {
             ctx.stats.segments_out += 1;
@@ -504,9 +510,9 @@ impl Conn {
             let blocks = repr.options.sack.as_slice();
             repr.options.sack = SackBlocks::from_slice(&blocks[..blocks.len() - 1]);
         }
-        let payload = self.send.slice(seq, len);
-        ctx.out
-            .send_segment(self.local, self.remote, &repr, payload)
+        let (local, remote) = (self.local, self.remote);
+        let payload = self.send.range(seq, len);
+        ctx.out.send_segment(local, remote, &repr, payload)
     }
 
     /// An ACK now (no data): `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.

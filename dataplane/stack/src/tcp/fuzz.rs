@@ -32,6 +32,7 @@ use super::congestion::CongestionAlgorithm;
 use super::layer::{KeepAlive, SegmentSink, Tcp, TcpConfig};
 use super::listen::reset_for;
 use super::rtt::RttConfig;
+use super::send::Payload;
 use super::seq::SeqNum;
 use super::state::{ConnHandle, ListenerHandle, TcpEvent};
 use crate::wire::{SackBlock, SackBlocks, TcpFlags, TcpOptions, TcpRepr, TcpTimestamps};
@@ -275,9 +276,9 @@ impl SegmentSink for Sink<'_> {
         src: SocketAddrV4,
         dst: SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> bool {
-        let data = [payload[0], payload[1]].concat();
+        let data = payload.to_vec();
         std::hash::Hash::hash(&(src, dst, repr, &data), &mut self.0.digest);
         self.0.check(src, dst, repr, &data);
         true

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::conn::{ev, Conn, Ctx};
 use super::recv::SegmentText;
 use super::rtt::RttSample;
+use super::send::Payload;
 use super::seq::SeqNum;
 use super::state::{TcpError, TcpState};
 use crate::wire::{TcpFlags, TcpRepr};
@@ -178,7 +179,7 @@ impl Conn {
                 let repr = super::listen::reset_for(repr, 0);
                 if ctx
                     .out
-                    .send_segment(self.local, self.remote, &repr, [&[], &[]])
+                    .send_segment(self.local, self.remote, &repr, Payload::EMPTY)
                 {
                     ctx.stats.segments_out += 1;
                 }
@@ -467,7 +468,7 @@ impl Conn {
                 let rst = super::listen::reset_for(repr, 0);
                 if ctx
                     .out
-                    .send_segment(self.local, self.remote, &rst, [&[], &[]])
+                    .send_segment(self.local, self.remote, &rst, Payload::EMPTY)
                 {
                     ctx.stats.segments_out += 1;
                 }

@@ -19,7 +19,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use cyclone_pmd::{PacketBuf, Timestamp};
+use cyclone_pmd::{PacketBuf, Pool, Timestamp};
 
 use super::congestion::CongestionAlgorithm;
 use super::conn::{ev, ChallengeLimiter, Conn, Ctx};
@@ -27,6 +27,7 @@ use super::listen::{reset_for, Listener};
 use super::options::initial_seq;
 use super::recv::{LentFrame, SegmentText, KEEP_FROM};
 use super::rtt::RttConfig;
+use super::send::{Frames, Payload};
 use super::seq::SeqNum;
 use super::state::{ConnHandle, ListenerHandle, Ready, TcpEvent, TcpEvents, TcpState};
 use super::stats::TcpStats;
@@ -36,15 +37,14 @@ use crate::wire::{TcpFlags, TcpOptions, TcpRepr, TcpTimestamps};
 
 /// Where TCP sends segments: the interface (IPv4 + Ethernet + ARP), or a test harness.
 pub trait SegmentSink {
-    /// Sends one segment from `src` to `dst` with header `repr` and a payload that is the
-    /// concatenation of `payload[0]` and `payload[1]` (a ring buffer's two halves). Returns
-    /// `false` if the segment could not be queued.
+    /// Sends one segment from `src` to `dst` with header `repr` and `payload` (bytes of the
+    /// send buffer, to copy). Returns `false` if the segment could not be queued.
     fn send_segment(
         &mut self,
         src: SocketAddrV4,
         dst: SocketAddrV4,
         repr: &TcpRepr,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> bool;
 
     /// Sends the segment `seg.to_repr()` describes: the same contract as
@@ -59,9 +59,29 @@ pub trait SegmentSink {
         src: SocketAddrV4,
         dst: SocketAddrV4,
         seg: &PlainSegment,
-        payload: [&[u8]; 2],
+        payload: Payload<'_>,
     ) -> bool {
         self.send_segment(src, dst, &seg.to_repr(), payload)
+    }
+
+    /// [`send_plain`](Self::send_plain) with the first `len` bytes of `frame`'s data as the
+    /// payload: a frame of the send buffer, which the sink may send itself instead of a copy
+    /// (the zero-copy send). It then writes the headers into the frame's headroom
+    /// ([`PacketBuf::prepend`], which copies the frame first if a previous transmission still
+    /// holds it), hands the device a [shared](PacketBuf::share) buffer of headers and payload,
+    /// and leaves `frame`'s data window as it found it (the frame itself may be a copy). The
+    /// frame on the wire must be the one `send_plain` would build. The default copies.
+    fn send_plain_frame(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        seg: &PlainSegment,
+        frame: &mut PacketBuf,
+        len: usize,
+    ) -> bool {
+        let data = frame.data();
+        let payload = Payload::from_slice(&data[..len.min(data.len())]);
+        self.send_plain(src, dst, seg, payload)
     }
 }
 
@@ -280,6 +300,9 @@ pub struct Tcp {
     pub(crate) challenge: ChallengeLimiter,
     pub(crate) next_ephemeral: u16,
     pub(crate) now: Timestamp,
+    /// Where send buffers take their frames ([`Tcp::use_pool`]); without a pool they use the
+    /// heap and every segment is a copy.
+    pub(crate) frames: Frames,
 }
 
 impl Tcp {
@@ -308,7 +331,24 @@ impl Tcp {
             next_ephemeral: config.ephemeral_ports.0,
             now,
             config,
+            frames: Frames::default(),
         }
+    }
+
+    /// Lends TCP the pool the device sends from: send buffers keep the application's bytes in
+    /// its frames, and a segment goes out as the frame it was written into (no copy between
+    /// the application and the device; see [`SegmentSink::send_plain_frame`]). The
+    /// [`Interface`](crate::iface::Interface) lends it the queue's pool. Data already queued
+    /// stays where it is.
+    pub fn use_pool(&mut self, pool: Pool) {
+        self.frames.set_pool(pool);
+    }
+
+    /// Offers a frame the interface is done with (a received segment) as a spare for the
+    /// send buffers; gives it back if TCP has enough.
+    #[inline]
+    pub(crate) fn offer_frame(&mut self, buf: PacketBuf) -> Option<PacketBuf> {
+        self.frames.offer(buf)
     }
 
     /// The configuration.
@@ -432,7 +472,7 @@ impl Tcp {
     ) {
         let rst = reset_for(repr, payload_len);
         self.stats.resets_sent += 1;
-        if out.send_segment(local, remote, &rst, [&[], &[]]) {
+        if out.send_segment(local, remote, &rst, Payload::EMPTY) {
             self.stats.segments_out += 1;
         } else {
             self.stats.segments_sink_refused += 1;

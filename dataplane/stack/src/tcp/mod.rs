@@ -37,5 +37,6 @@ pub use congestion::CongestionAlgorithm;
 #[doc(hidden)]
 pub use fuzz::{fuzz_tcp_segments, fuzz_tcp_segments_digest};
 pub use layer::{KeepAlive, PlainSegment, SegmentSink, Tcp, TcpConfig};
+pub use send::Payload;
 pub use state::{ConnHandle, ListenerHandle, Ready, TcpError, TcpEvent, TcpEvents, TcpState};
 pub use stats::{ConnStats, TcpStats};

@@ -1,4 +1,4 @@
-//! A bounded byte ring for the send and receive buffers: storage, a head and a length, with
+//! A bounded byte ring for the receive buffer: storage, a head and a length, with
 //! bytes going in and out by `copy_from_slice` in at most two pieces (the ring's halves).
 //!
 //! `VecDeque<u8>` did the same job but its `extend`/`drain`/`as_slices` are generic and cost
@@ -35,11 +35,6 @@ impl ByteRing {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     #[inline]
@@ -185,7 +180,7 @@ mod tests {
     #[test]
     fn empty() {
         let mut r = ByteRing::new(16);
-        assert!(r.is_empty());
+        assert_eq!(r.len(), 0);
         assert_eq!(r.free(), 16);
         assert_eq!(r.range(0, 10), [&[] as &[u8], &[]]);
         assert_eq!(r.read(&mut [0; 4]), 0);
@@ -227,7 +222,7 @@ mod tests {
         assert_eq!(&out, b"fgh1");
         assert_eq!(all(&r, 0, 8), b"2345");
         r.consume(4);
-        assert!(r.is_empty());
+        assert_eq!(r.len(), 0);
         assert_eq!(r.head, 0);
     }
 

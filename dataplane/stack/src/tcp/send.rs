@@ -1,51 +1,229 @@
-//! The send buffer: a bounded byte ring holding data from SND.UNA on — unacknowledged data
-//! kept for retransmission, then data not sent yet (RFC 9293 §3.8.1: "the data must be kept
-//! until it is acknowledged").
+//! The send buffer: the bytes from SND.UNA on — unacknowledged data kept for retransmission,
+//! then data not sent yet (RFC 9293 §3.8.1: "the data must be kept until it is
+//! acknowledged").
+//!
+//! The bytes live in chunks of one segment each: pool frames when the interface lent TCP its
+//! pool and the pool can spare them, heap memory otherwise. A frame chunk is written once, by
+//! the application's `send`, behind the headroom the headers will take; a segment that starts
+//! at a chunk's first byte goes out as that very frame (the interface writes the headers in
+//! front of the data and hands the device another buffer of the frame, [`PacketBuf::share`]),
+//! so the data is never copied again, retransmissions included. Any other segment (a
+//! retransmission cut differently, a window probe, a heap chunk) is copied into a fresh frame,
+//! from [`Payload`].
 
-use super::ring::ByteRing;
+use std::collections::VecDeque;
+
+use cyclone_pmd::{PacketBuf, Pool};
+
 use super::seq::SeqNum;
+
+/// Headroom a frame chunk needs so that the largest headers fit in front of its data without
+/// a copy: Ethernet (14), IPv4 without options (20), TCP with the most options (60).
+const FRAME_HEADROOM: usize = 14 + 20 + 60;
+
+/// One run of the buffer's bytes.
+#[derive(Debug)]
+enum Chunk {
+    /// In a pool frame, the data window being the bytes.
+    Frame(PacketBuf),
+    /// On the heap (no pool, or the pool is short of frames).
+    Heap(Vec<u8>),
+}
+
+/// Where send buffers take frames: the pool the interface lent TCP, with a few spare frames
+/// in front of it (received frames the interface is done with), taken first because a `Vec`
+/// pop costs less than the pool's thread cache.
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    pool: Option<Pool>,
+    spare: Vec<PacketBuf>,
+}
+
+impl Frames {
+    /// Spare frames kept at most (a receive burst's worth).
+    const SPARE_MAX: usize = 32;
+
+    /// Frames from `pool` from now on (spares of another pool are let go).
+    pub(crate) fn set_pool(&mut self, pool: Pool) {
+        self.spare.clear();
+        self.pool = Some(pool);
+    }
+
+    /// Keeps `buf` (emptied) as a spare if it is a frame of the pool, no other buffer holds
+    /// it and there is room; else gives it back.
+    #[inline]
+    pub(crate) fn offer(&mut self, mut buf: PacketBuf) -> Option<PacketBuf> {
+        let ours = self.pool.as_ref().is_some_and(|p| p.id() == buf.pool_id());
+        if ours && self.spare.len() < Self::SPARE_MAX && !buf.is_shared() {
+            buf.reset();
+            self.spare.push(buf);
+            return None;
+        }
+        Some(buf)
+    }
+
+    /// A frame for a new chunk, if there is a pool and at least half of it is free (the rule
+    /// TCP's receive side keeps too, so that kept frames never starve the device of frames to
+    /// receive into).
+    #[inline]
+    fn take(&mut self) -> Option<PacketBuf> {
+        let pool = self.pool.as_ref()?;
+        if pool.available() * 2 < pool.capacity() {
+            return None;
+        }
+        self.spare.pop().or_else(|| pool.alloc())
+    }
+}
+
+impl Chunk {
+    /// A new, empty chunk for up to `size` bytes: a frame if `frames` has one that can hold a
+    /// whole segment with its headers in front ([`Frames::take`]), heap memory otherwise.
+    fn new(frames: &mut Frames, size: usize) -> Chunk {
+        if let Some(buf) = frames.take() {
+            if buf.tailroom() >= size && buf.headroom() >= FRAME_HEADROOM {
+                return Chunk::Frame(buf);
+            }
+        }
+        Chunk::Heap(Vec::with_capacity(size))
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Frame(buf) => buf.data(),
+            Chunk::Heap(v) => v,
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Frame(buf) => buf.len(),
+            Chunk::Heap(v) => v.len(),
+        }
+    }
+
+    /// Appends as much of `bytes` as fits below `size` bytes in all; returns how much. A frame
+    /// that another buffer holds (a transmission still in the device or at the receiver) takes
+    /// nothing: its bytes are read-only.
+    #[inline]
+    fn push(&mut self, bytes: &[u8], size: usize) -> usize {
+        match self {
+            Chunk::Frame(buf) => {
+                if buf.is_shared() {
+                    return 0;
+                }
+                let n = bytes
+                    .len()
+                    .min(size.saturating_sub(buf.len()))
+                    .min(buf.tailroom());
+                match buf.append(n) {
+                    Ok(dst) => {
+                        dst.copy_from_slice(&bytes[..n]);
+                        n
+                    }
+                    Err(_) => 0,
+                }
+            }
+            Chunk::Heap(v) => {
+                let n = bytes.len().min(size.saturating_sub(v.len()));
+                v.extend_from_slice(&bytes[..n]);
+                n
+            }
+        }
+    }
+
+    /// Drops the first `n < len` bytes.
+    fn trim_front(&mut self, n: usize) {
+        match self {
+            Chunk::Frame(buf) => {
+                // Cannot fail: `n < len`.
+                let _ = buf.trim_front(n);
+            }
+            Chunk::Heap(v) => {
+                v.drain(..n);
+            }
+        }
+    }
+}
 
 /// Bytes queued by the application, starting at sequence number [`SendBuffer::start`].
 #[derive(Debug)]
 pub(crate) struct SendBuffer {
-    /// At most `capacity` bytes.
-    data: ByteRing,
-    /// Sequence number of the first byte of `data`.
+    /// The bytes, in order; every chunk holds at least one.
+    chunks: VecDeque<Chunk>,
+    /// Sequence number of the first byte.
     start: SeqNum,
+    /// Bytes held: the sum of the chunks' lengths, at most `limit`.
+    len: usize,
+    limit: usize,
+    /// Where the last lookup ended, as (chunk index, offset of that chunk's first byte from
+    /// `start`): transmission walks forward through the buffer, so the next lookup starts
+    /// there instead of at the front.
+    cursor: (usize, usize),
 }
 
 impl SendBuffer {
     /// An empty buffer of `capacity` bytes whose first byte will have sequence number `start`.
-    /// Memory grows with use, up to `capacity`.
+    /// Memory is taken as data arrives, up to `capacity`.
     pub(crate) fn new(capacity: usize, start: SeqNum) -> SendBuffer {
         SendBuffer {
-            data: ByteRing::new(capacity),
+            chunks: VecDeque::new(),
             start,
+            len: 0,
+            limit: capacity,
+            cursor: (0, 0),
         }
     }
 
     /// Sequence number just after the last byte held.
     #[inline]
     pub(crate) fn end(&self) -> SeqNum {
-        self.start + self.data.len()
+        self.start + self.len
     }
 
     /// Bytes held.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.data.len()
+        self.len
     }
 
     /// Free space.
     #[inline]
     pub(crate) fn free(&self) -> usize {
-        self.data.free()
+        self.limit - self.len
     }
 
-    /// Copies as much of `bytes` as fits; returns how much.
+    /// Copies as much of `bytes` as fits; returns how much. The bytes fill the last chunk up
+    /// to `segment` bytes (the connection's data per segment), then new chunks, from `frames`
+    /// where it can spare them ([`Chunk::new`]).
     #[inline]
-    pub(crate) fn write(&mut self, bytes: &[u8]) -> usize {
-        self.data.push(bytes)
+    pub(crate) fn write(&mut self, bytes: &[u8], frames: &mut Frames, segment: usize) -> usize {
+        let n = bytes.len().min(self.free());
+        let segment = segment.max(1);
+        let mut rest = &bytes[..n];
+        while !rest.is_empty() {
+            let pushed = match self.chunks.back_mut() {
+                Some(last) => last.push(rest, segment),
+                None => 0,
+            };
+            let pushed = if pushed > 0 {
+                pushed
+            } else {
+                let mut chunk = Chunk::new(frames, segment);
+                let pushed = chunk.push(rest, segment);
+                if pushed == 0 {
+                    // Cannot happen (a new chunk has room for a segment): keep every chunk
+                    // non-empty rather than loop.
+                    break;
+                }
+                self.chunks.push_back(chunk);
+                pushed
+            };
+            rest = &rest[pushed..];
+            self.len += pushed;
+        }
+        n - rest.len()
     }
 
     /// Drops the bytes before `ack` (acknowledged); returns how many were dropped.
@@ -54,78 +232,346 @@ impl SendBuffer {
         if ack.le(self.start) {
             return 0;
         }
-        let n = (ack.distance_from(self.start) as usize).min(self.data.len());
-        self.data.consume(n);
+        let n = (ack.distance_from(self.start) as usize).min(self.len);
+        let mut left = n;
+        let mut popped = 0;
+        while left > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let len = front.len();
+            if len <= left {
+                left -= len;
+                popped += 1;
+                // The frame goes back to its pool (once no transmission holds it).
+                self.chunks.pop_front();
+            } else {
+                front.trim_front(left);
+                left = 0;
+            }
+        }
         self.start += n;
+        self.len -= n;
+        let (index, offset) = self.cursor;
+        self.cursor = if index >= popped {
+            (index - popped, offset.saturating_sub(n))
+        } else {
+            (0, 0)
+        };
         n
     }
 
     /// Moves the start (used once the SYN is acknowledged, before any data is held).
     pub(crate) fn set_start(&mut self, start: SeqNum) {
-        if self.data.is_empty() {
+        if self.len == 0 {
             self.start = start;
         }
     }
 
-    /// The bytes `[seq, seq + len)` (clamped to what is held) as the ring's two halves.
+    /// The chunk holding the byte at `offset` from the start (`< len`), and the byte's offset
+    /// in it.
     #[inline]
-    pub(crate) fn slice(&self, seq: SeqNum, len: usize) -> [&[u8]; 2] {
-        if seq.lt(self.start) {
-            return [&[], &[]];
+    fn locate(&mut self, offset: usize) -> (usize, usize) {
+        let (mut index, mut at) = self.cursor;
+        if at > offset || index >= self.chunks.len() {
+            (index, at) = (0, 0);
         }
-        self.data.range(seq.distance_from(self.start) as usize, len)
+        // Every chunk holds at least one byte and `offset < len`: the walk ends in bounds.
+        while let Some(chunk) = self.chunks.get(index) {
+            let len = chunk.len();
+            if offset < at + len {
+                break;
+            }
+            at += len;
+            index += 1;
+        }
+        self.cursor = (index, at);
+        (index, offset - at)
+    }
+
+    /// The bytes `[seq, seq + len)`, clamped to what is held.
+    #[inline]
+    pub(crate) fn range(&mut self, seq: SeqNum, len: usize) -> Payload<'_> {
+        if seq.lt(self.start) {
+            return Payload::EMPTY;
+        }
+        let offset = seq.distance_from(self.start) as usize;
+        if offset >= self.len || len == 0 {
+            return Payload::EMPTY;
+        }
+        let len = len.min(self.len - offset);
+        let (first, skip) = self.locate(offset);
+        Payload(Pieces::Chunks {
+            chunks: &self.chunks,
+            first,
+            skip,
+            len,
+        })
+    }
+
+    /// The frame whose data starts with the `len > 0` bytes from `seq`, if they are the start
+    /// of a frame chunk: the segment can go out as that frame, without a copy.
+    #[inline]
+    pub(crate) fn frame_at(&mut self, seq: SeqNum, len: usize) -> Option<&mut PacketBuf> {
+        if len == 0 || seq.lt(self.start) {
+            return None;
+        }
+        let offset = seq.distance_from(self.start) as usize;
+        if offset >= self.len {
+            return None;
+        }
+        let (index, skip) = self.locate(offset);
+        match self.chunks.get_mut(index) {
+            Some(Chunk::Frame(buf)) if skip == 0 && buf.len() >= len => Some(buf),
+            _ => None,
+        }
     }
 
     /// Bytes held from `seq` on.
     #[inline]
     pub(crate) fn available_from(&self, seq: SeqNum) -> usize {
         if seq.lt(self.start) {
-            return self.data.len();
+            return self.len;
         }
-        self.data
-            .len()
+        self.len
             .saturating_sub(seq.distance_from(self.start) as usize)
+    }
+
+    /// How many of the chunks are pool frames (the rest are on the heap).
+    #[cfg(test)]
+    fn frames(&self) -> usize {
+        self.chunks
+            .iter()
+            .filter(|c| matches!(c, Chunk::Frame(_)))
+            .count()
+    }
+}
+
+/// The payload of a segment TCP asks a [`SegmentSink`](super::SegmentSink) to send: bytes of
+/// the send buffer, in one or more pieces, to copy into the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a>(Pieces<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum Pieces<'a> {
+    /// `len` bytes from byte `skip` of chunk `first` on.
+    Chunks {
+        chunks: &'a VecDeque<Chunk>,
+        first: usize,
+        skip: usize,
+        len: usize,
+    },
+    /// One run of bytes.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Payload<'a> {
+    /// No data.
+    pub const EMPTY: Payload<'static> = Payload(Pieces::Bytes(&[]));
+
+    /// The payload `bytes`.
+    pub fn from_slice(bytes: &'a [u8]) -> Payload<'a> {
+        Payload(Pieces::Bytes(bytes))
+    }
+
+    /// Bytes in all.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match self.0 {
+            Pieces::Chunks { len, .. } => len,
+            Pieces::Bytes(b) => b.len(),
+        }
+    }
+
+    /// Whether there are none.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes as consecutive slices.
+    pub fn pieces(&self) -> impl Iterator<Item = &'a [u8]> {
+        let (chunks, first, mut skip, mut left, bytes) = match self.0 {
+            Pieces::Chunks {
+                chunks,
+                first,
+                skip,
+                len,
+            } => (Some(chunks), first, skip, len, None),
+            Pieces::Bytes(b) => (None, 0, 0, 0, Some(b)),
+        };
+        let from_chunks = chunks
+            .into_iter()
+            .flat_map(move |c| c.range(first..))
+            .map_while(move |chunk| {
+                if left == 0 {
+                    return None;
+                }
+                let bytes = chunk.bytes().get(skip..).unwrap_or(&[]);
+                skip = 0;
+                let piece = &bytes[..bytes.len().min(left)];
+                left -= piece.len();
+                Some(piece)
+            });
+        bytes.into_iter().chain(from_chunks)
+    }
+
+    /// Copies the bytes into `out`, which must be [`Payload::len`] bytes long (a shorter or
+    /// longer `out` gets the bytes that fit).
+    #[inline]
+    pub fn copy_to(&self, out: &mut [u8]) {
+        if let Pieces::Bytes(b) = self.0 {
+            let n = b.len().min(out.len());
+            out[..n].copy_from_slice(&b[..n]);
+            return;
+        }
+        let mut out = out;
+        for piece in self.pieces() {
+            let n = piece.len().min(out.len());
+            let (dst, rest) = out.split_at_mut(n);
+            dst.copy_from_slice(&piece[..n]);
+            out = rest;
+        }
+    }
+
+    /// The bytes, copied.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0; self.len()];
+        self.copy_to(&mut v);
+        v
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use cyclone_pmd::PoolConfig;
+
     use super::*;
 
-    #[test]
-    fn write_ack_slice_wrap() {
-        let mut b = SendBuffer::new(8, SeqNum(u32::MAX - 2));
-        assert_eq!(b.write(b"abcdefghij"), 8);
-        assert_eq!(b.free(), 0);
-        assert_eq!(b.ack_to(SeqNum(u32::MAX)), 2);
-        assert_eq!(b.write(b"XY"), 2);
-        let [x, y] = b.slice(SeqNum(u32::MAX), 8);
-        let all: Vec<u8> = x.iter().chain(y.iter()).copied().collect();
-        assert_eq!(all, b"cdefghXY");
-        let [x, y] = b.slice(SeqNum(3), 100);
-        let all: Vec<u8> = x.iter().chain(y.iter()).copied().collect();
-        assert_eq!(all, b"ghXY");
-        assert_eq!(b.available_from(SeqNum(3)), 4);
-        assert_eq!(b.ack_to(SeqNum(1000)), 8);
-        assert_eq!(b.len(), 0);
+    fn bytes(b: &mut SendBuffer, seq: u32, len: usize) -> Vec<u8> {
+        b.range(SeqNum(seq), len).to_vec()
     }
 
     #[test]
-    fn partial_acks_across_the_wrap() {
+    fn write_ack_range_across_the_sequence_wrap() {
+        let mut b = SendBuffer::new(8, SeqNum(u32::MAX - 2));
+        assert_eq!(b.write(b"abcdefghij", &mut Frames::default(), 3), 8);
+        assert_eq!(b.free(), 0);
+        assert_eq!(b.ack_to(SeqNum(u32::MAX)), 2);
+        assert_eq!(b.write(b"XY", &mut Frames::default(), 3), 2);
+        assert_eq!(bytes(&mut b, u32::MAX, 8), b"cdefghXY");
+        assert_eq!(bytes(&mut b, 3, 100), b"ghXY");
+        assert_eq!(b.available_from(SeqNum(3)), 4);
+        assert_eq!(b.ack_to(SeqNum(1000)), 8);
+        assert_eq!(b.len(), 0);
+        assert!(b.range(SeqNum(1000), 5).is_empty());
+    }
+
+    #[test]
+    fn partial_acks_and_ranges_inside_chunks() {
         let mut b = SendBuffer::new(6, SeqNum(100));
-        assert_eq!(b.write(b"abcdef"), 6);
+        assert_eq!(b.write(b"abcdef", &mut Frames::default(), 4), 6);
         assert_eq!(b.ack_to(SeqNum(99)), 0); // old ACK
-        assert_eq!(b.ack_to(SeqNum(104)), 4);
-        assert_eq!(b.write(b"ghij"), 4); // wraps
-        assert_eq!(b.slice(SeqNum(104), 6), [&b"ef"[..], &b"ghij"[..]]);
-        assert_eq!(b.slice(SeqNum(103), 6), [&[] as &[u8], &[]]); // before SND.UNA
-        assert_eq!(b.ack_to(SeqNum(107)), 3);
-        assert_eq!(b.slice(SeqNum(107), 6), [&b"hij"[..], &[]]);
-        assert_eq!(b.end(), SeqNum(110));
-        assert_eq!(b.free(), 3);
-        assert_eq!(b.ack_to(SeqNum(110)), 3);
-        assert_eq!(b.slice(SeqNum(110), 6), [&[] as &[u8], &[]]);
+        assert_eq!(b.ack_to(SeqNum(103)), 3); // inside the first chunk
+        assert_eq!(b.write(b"ghij", &mut Frames::default(), 4), 3);
+        assert_eq!(bytes(&mut b, 103, 6), b"defghi");
+        assert_eq!(bytes(&mut b, 105, 2), b"fg"); // across a chunk boundary
+        assert_eq!(bytes(&mut b, 102, 6), b""); // before SND.UNA
+        assert_eq!(b.ack_to(SeqNum(107)), 4);
+        assert_eq!(bytes(&mut b, 107, 6), b"hi");
+        assert_eq!(b.end(), SeqNum(109));
+        assert_eq!(b.free(), 4);
+        assert_eq!(b.ack_to(SeqNum(110)), 2);
+        assert_eq!(bytes(&mut b, 109, 6), b"");
         b.set_start(SeqNum(5));
         assert_eq!(b.end(), SeqNum(5));
+    }
+
+    #[test]
+    fn ranges_match_a_flat_copy_whatever_the_lookup_order() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut b = SendBuffer::new(5000, SeqNum(1));
+        for piece in data.chunks(333) {
+            b.write(piece, &mut Frames::default(), 1000);
+        }
+        let mut rng = fastrand::Rng::with_seed(9);
+        let mut acked = 0usize;
+        for _ in 0..500 {
+            let at = rng.usize(acked..5000);
+            let len = rng.usize(0..2000);
+            let want = &data[at..(at + len).min(5000)];
+            assert_eq!(bytes(&mut b, 1 + at as u32, len), want);
+            if rng.u8(..10) == 0 {
+                let to = rng.usize(acked..=at);
+                b.ack_to(SeqNum(1 + to as u32));
+                acked = to;
+            }
+        }
+    }
+
+    fn pool(frames: u32) -> Pool {
+        Pool::new(PoolConfig {
+            frames,
+            ..PoolConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn frames_of(pool: &Pool) -> Frames {
+        let mut frames = Frames::default();
+        frames.set_pool(pool.clone());
+        frames
+    }
+
+    #[test]
+    fn segments_start_frames_and_sent_frames_take_no_more_bytes() {
+        // Big enough that a thread cache's refill (from the shared list) leaves half free.
+        let pool = pool(1024);
+        let mut b = SendBuffer::new(10_000, SeqNum(0));
+        let mut frames = frames_of(&pool);
+        let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        assert_eq!(b.write(&data[..1000], &mut frames, 1448), 1000);
+        assert_eq!(b.write(&data[1000..], &mut frames, 1448), 2000);
+        assert_eq!(b.frames(), 3); // 1448 + 1448 + 104
+        let first = b.frame_at(SeqNum(0), 1448).expect("a whole frame");
+        assert_eq!(first.data(), &data[..1448]);
+        // A prefix of a frame goes out as the frame; a segment from inside one does not.
+        assert!(b.frame_at(SeqNum(1448), 100).is_some());
+        assert!(b.frame_at(SeqNum(1), 100).is_none());
+        assert!(
+            b.frame_at(SeqNum(2896), 105).is_none(),
+            "longer than the frame"
+        );
+        // The last frame is in flight (another buffer holds it): new bytes go to a new chunk.
+        let in_flight = b.frame_at(SeqNum(2896), 104).unwrap().share();
+        assert_eq!(b.write(b"more", &mut frames, 1448), 4);
+        assert_eq!(b.frames(), 4);
+        assert_eq!(in_flight.data(), &data[2896..]);
+        assert_eq!(bytes(&mut b, 2990, 100), [&data[2990..], b"more"].concat());
+        // Acknowledged frames go back to the pool once the device let go of them too.
+        pool.flush_thread_cache();
+        let before = pool.available();
+        assert_eq!(b.ack_to(SeqNum(3004)), 3004);
+        pool.flush_thread_cache();
+        assert_eq!(pool.available(), before + 3);
+        drop(in_flight);
+        pool.flush_thread_cache();
+        assert_eq!(pool.available(), before + 4);
+    }
+
+    #[test]
+    fn a_pool_short_of_frames_leaves_the_data_on_the_heap() {
+        let pool = pool(1024);
+        let held: Vec<_> = (0..600).map(|_| pool.alloc().unwrap()).collect();
+        pool.flush_thread_cache();
+        let mut b = SendBuffer::new(10_000, SeqNum(0));
+        let mut frames = frames_of(&pool);
+        assert_eq!(b.write(&[1; 3000], &mut frames, 1000), 3000);
+        assert_eq!(b.frames(), 0, "fewer than half the frames free");
+        drop(held);
+        pool.flush_thread_cache();
+        assert_eq!(b.write(&[2; 1000], &mut frames, 1000), 1000);
+        assert_eq!(b.frames(), 1);
+        assert_eq!(bytes(&mut b, 2999, 2), [1, 2]);
     }
 }

@@ -10,6 +10,7 @@ use super::conn::Conn;
 use super::layer::{Slot, Tcp};
 use super::listen::Listener;
 use super::options::initial_seq;
+use super::send::Frames;
 use super::state::{ConnHandle, ListenerHandle, TcpError, TcpState};
 use super::stats::ConnStats;
 
@@ -202,6 +203,21 @@ impl Tcp {
     /// arms a [`TcpEvent::Writable`](super::TcpEvent::Writable) for when space frees up.
     #[inline]
     pub fn send(&mut self, handle: ConnHandle, data: &[u8]) -> Result<usize, TcpError> {
+        // The frames are borrowed beside the connection (both are fields of `self`).
+        let mut frames = std::mem::take(&mut self.frames);
+        let written = self.send_with(handle, data, &mut frames);
+        self.frames = frames;
+        written
+    }
+
+    /// [`Tcp::send`] with the frames for the send buffer.
+    #[inline(always)]
+    fn send_with(
+        &mut self,
+        handle: ConnHandle,
+        data: &[u8],
+        frames: &mut Frames,
+    ) -> Result<usize, TcpError> {
         let conn = self.owned_mut(handle)?;
         if let Some(e) = conn.error {
             return Err(e);
@@ -209,7 +225,8 @@ impl Tcp {
         if !conn.state.can_queue_data() || conn.fin_queued {
             return Err(TcpError::InvalidState(conn.state));
         }
-        let n = conn.send.write(data);
+        let segment = conn.eff_mss() as usize;
+        let n = conn.send.write(data, frames, segment);
         if n < data.len() {
             conn.want_writable = true;
         }
