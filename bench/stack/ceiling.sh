@@ -2,7 +2,9 @@
 # How far removing passes over the data could take Cyclone's TCP bulk throughput against
 # smoltcp: the same 1 GiB transfer as wallclock.sh, built three ways and run in interleaved
 # rounds with smoltcp, fastest round of each kept:
-#   base            the stack as it is;
+#   current         the working tree as it is (the zero-copy send);
+#   base            the stack before the zero-copy send (CEILING_BASE, default 9f2c72e), the
+#                   tree the patches below apply to;
 #   no-send-pass    ceiling/no-send-pass.patch: no copy from the send buffer into the frame
 #                   and no transmit checksum for full-sized text (the best a zero-copy send
 #                   with the checksum fused into the application's write could do);
@@ -18,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 rounds="${1:-5}"
+base="${CEILING_BASE:-9f2c72e}"
 bytes="${2:-1073741824}"
 targets="${CARGO_TARGET_DIR:-$root/target}/stack-ceiling"
 mkdir -p "$targets"
@@ -28,15 +31,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# build VARIANT [PATCH] -> target/stack-ceiling/VARIANT/release/stack_instructions
+# build VARIANT REV [PATCH] -> target/stack-ceiling/VARIANT/release/stack_instructions
 build() {
-    local variant="$1" patch="${2:-}"
+    local variant="$1" rev="$2" patch="${3:-}"
     git -C "$root" worktree remove --force "$scratch/tree" >/dev/null 2>&1 || true
-    # The working tree as it is, uncommitted changes included: stash create records them
-    # without touching the index or the tree (it prints nothing when there are none).
-    local rev
-    rev=$(git -C "$root" stash create)
-    git -C "$root" worktree add --detach -q "$scratch/tree" "${rev:-HEAD}"
+    git -C "$root" worktree add --detach -q "$scratch/tree" "$rev"
     if [[ -n "$patch" ]]; then
         git -C "$scratch/tree" apply "$root/bench/stack/ceiling/$patch" || {
             echo "ceiling.sh: $patch no longer applies to this tree; update it" >&2
@@ -47,9 +46,15 @@ build() {
         cargo build --release -q -p cyclone-bench --bin stack_instructions)
 }
 
-build base
-build no-send-pass no-send-pass.patch
-build no-data-passes no-data-passes.patch
+# The working tree, uncommitted changes included: stash create records them without touching
+# the index or the tree (it prints nothing when there are none).
+current=$(git -C "$root" stash create)
+build current "${current:-HEAD}"
+# The patches were written for the send path before the zero-copy send (which removed the
+# send-buffer copy they stub out).
+build base "$base"
+build no-send-pass "$base" no-send-pass.patch
+build no-data-passes "$base" no-data-passes.patch
 
 # ms COMMAND... -> wall-clock milliseconds of one run
 ms() {
@@ -64,7 +69,7 @@ declare -A best
 keep() { if [[ -z "${best[$1]:-}" ]] || (($2 < best[$1])); then best[$1]=$2; fi; }
 for round in $(seq 1 "$rounds"); do
     line="round $round:"
-    for variant in base no-send-pass no-data-passes; do
+    for variant in current base no-send-pass no-data-passes; do
         bin="$targets/$variant/release/stack_instructions"
         for run in bulk-cyclone bulk-cyclone-burst; do
             t=$(ms "$bin" "$run" "$bytes")
@@ -72,7 +77,7 @@ for round in $(seq 1 "$rounds"); do
             line+=" $variant/$run $t"
         done
     done
-    t=$(ms "$targets/base/release/stack_instructions" bulk-smoltcp "$bytes")
+    t=$(ms "$targets/current/release/stack_instructions" bulk-smoltcp "$bytes")
     keep smoltcp "$t"
     echo "$line smoltcp $t (ms)"
 done
@@ -84,7 +89,7 @@ echo "smoltcp's time over Cyclone's, so above 1 is faster than smoltcp), $(date 
 echo
 echo "| build | default ACKs | ratio | ack_per_burst | ratio |"
 echo "|---|---|---|---|---|"
-for variant in base no-send-pass no-data-passes; do
+for variant in current base no-send-pass no-data-passes; do
     d=${best[$variant/bulk-cyclone]}
     b=${best[$variant/bulk-cyclone-burst]}
     awk -v v="$variant" -v d="$d" -v b="$b" -v s="$s" \
