@@ -1317,6 +1317,12 @@ fn tcp_transfer_between_two_interfaces() {
     );
 }
 
+/// Frames free in `pool`'s shared list once this thread's cache has been given back.
+fn free_frames(pool: &Pool) -> usize {
+    pool.flush_thread_cache();
+    pool.available()
+}
+
 /// Zero-copy receive: full-sized in-order segments stay in the frames they arrived in until
 /// the application reads them (so the receiver's pool lends that many frames), the bytes read
 /// are the bytes sent, and every frame goes back to the pool once read.
@@ -1324,10 +1330,6 @@ fn tcp_transfer_between_two_interfaces() {
 fn tcp_keeps_received_frames_until_the_application_reads() {
     let (mut sim, conn, server) = Sim::tcp_pair();
     let pool = sim.qb.pool().clone();
-    let free_frames = |pool: &Pool| {
-        pool.flush_thread_cache();
-        pool.available()
-    };
     let idle = free_frames(&pool);
     // 40 full segments and a short one, all within the window, nothing read yet.
     let mss = 1460 - 12;
@@ -1365,10 +1367,6 @@ fn tcp_keeps_received_frames_until_the_application_reads() {
 fn tcp_sends_the_frames_the_application_wrote() {
     let (mut sim, conn, server) = Sim::tcp_pair();
     let pool = sim.qa.pool().clone();
-    let free_frames = |pool: &Pool| {
-        pool.flush_thread_cache();
-        pool.available()
-    };
     let idle = free_frames(&pool);
     let mss = 1460 - 12;
     let data: Vec<u8> = (0..40 * mss + 100).map(|i| (i % 251) as u8).collect();

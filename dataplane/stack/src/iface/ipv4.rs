@@ -269,19 +269,15 @@ impl Core {
     /// Keeps `buf`, a received frame whose handling is over, among the spares for the next
     /// [`Core::alloc`]s (emptied, with the pool's headroom), unless [`RX_BURST`] are kept
     /// already, the frame is of another pool or another buffer holds it too (the sender's
-    /// send buffer, on a link that hands over the very frame); else TCP may keep it as a
-    /// spare for its send buffers, or it goes back to its pool.
+    /// send buffer, on a link that hands over the very frame); else it goes back to its pool.
     #[inline(always)]
-    pub(super) fn recycle(&mut self, tcp: &mut Tcp, mut buf: PacketBuf) {
+    pub(super) fn recycle(&mut self, mut buf: PacketBuf) {
         if self.spare.len() < RX_BURST
             && self.pool.as_ref().is_some_and(|p| p.id() == buf.pool_id())
             && !buf.is_shared()
         {
             buf.reset();
             self.spare.push(buf);
-        } else {
-            // TCP's send buffers take frames too (it keeps what it has room for).
-            drop(tcp.offer_frame(buf));
         }
     }
 
@@ -449,15 +445,26 @@ impl Core {
         payload: Payload<'_>,
     ) -> Result<(), TxError> {
         if self.template_holds(now, src, dst) {
-            let header_len = Self::plain_header_len(seg);
-            let mut buf = self.tcp_frame(payload, header_len, TxPath::HEAD_LEN + header_len)?;
-            self.write_template(seg, &mut buf, header_len)?;
-            self.enqueue_tx(buf);
-            self.stats.tx_tcp += 1;
-            Ok(())
+            self.send_template_copy(seg, payload)
         } else {
             self.send_tcp(now, src, dst, &seg.to_repr(), payload)
         }
+    }
+
+    /// A plain segment from the template (the caller checked it holds), `payload` copied into
+    /// a fresh buffer.
+    #[inline(always)]
+    fn send_template_copy(
+        &mut self,
+        seg: &PlainSegment,
+        payload: Payload<'_>,
+    ) -> Result<(), TxError> {
+        let header_len = Self::plain_header_len(seg);
+        let mut buf = self.tcp_frame(payload, header_len, TxPath::HEAD_LEN + header_len)?;
+        self.write_template(seg, &mut buf, header_len)?;
+        self.enqueue_tx(buf);
+        self.stats.tx_tcp += 1;
+        Ok(())
     }
 
     /// [`Self::send_tcp_plain`] with the first `len` bytes of `frame` (a frame of a TCP send
@@ -479,12 +486,13 @@ impl Core {
         let header_len = Self::plain_header_len(seg);
         let head = TxPath::HEAD_LEN + header_len;
         let len = len.min(frame.len());
-        if !self.template_holds(now, src, dst)
-            || frame.headroom() < head
-            || self.pool.as_ref().map(Pool::id) != Some(frame.pool_id())
-        {
-            let payload = Payload::from_slice(&frame.data()[..len]);
-            return self.send_tcp_plain(now, src, dst, seg, payload);
+        let payload = Payload::from_slice(&frame.data()[..len]);
+        if !self.template_holds(now, src, dst) {
+            return self.send_tcp(now, src, dst, &seg.to_repr(), payload);
+        }
+        if frame.headroom() < head || self.pool.as_ref().map(Pool::id) != Some(frame.pool_id()) {
+            // Not a frame the device can be handed: a copy, from the template all the same.
+            return self.send_template_copy(seg, payload);
         }
         if Ipv4Repr::HEADER_LEN + header_len + len > usize::from(self.mtu) {
             self.stats.drop_too_big += 1;
@@ -920,7 +928,7 @@ impl Core {
                 let mut sink = InterfaceSink { core: self, now };
                 tcp.input(now, rx.src, rx.dst, &repr, payload, &mut sink);
                 // TCP copied what it keeps: the frame can carry the next segment out.
-                self.recycle(tcp, buf);
+                self.recycle(buf);
                 return;
             }
             // Zero-copy receive: TCP may keep the frame with its text, the frame's tail
@@ -930,7 +938,7 @@ impl Core {
             let mut sink = InterfaceSink { core: self, now };
             tcp.input_frame(now, rx.src, rx.dst, &repr, (&mut frame, at), &mut sink);
             if let Some(buf) = frame {
-                self.recycle(tcp, buf);
+                self.recycle(buf);
             }
             return;
         }

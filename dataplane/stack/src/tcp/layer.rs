@@ -27,7 +27,7 @@ use super::listen::{reset_for, Listener};
 use super::options::initial_seq;
 use super::recv::{LentFrame, SegmentText, KEEP_FROM};
 use super::rtt::RttConfig;
-use super::send::{Frames, Payload};
+use super::send::Payload;
 use super::seq::SeqNum;
 use super::state::{ConnHandle, ListenerHandle, Ready, TcpEvent, TcpEvents, TcpState};
 use super::stats::TcpStats;
@@ -300,9 +300,9 @@ pub struct Tcp {
     pub(crate) challenge: ChallengeLimiter,
     pub(crate) next_ephemeral: u16,
     pub(crate) now: Timestamp,
-    /// Where send buffers take their frames ([`Tcp::use_pool`]); without a pool they use the
+    /// Where send buffers take their frames ([`Tcp::use_pool`]); without one they use the
     /// heap and every segment is a copy.
-    pub(crate) frames: Frames,
+    pub(crate) pool: Option<Pool>,
 }
 
 impl Tcp {
@@ -331,7 +331,7 @@ impl Tcp {
             next_ephemeral: config.ephemeral_ports.0,
             now,
             config,
-            frames: Frames::default(),
+            pool: None,
         }
     }
 
@@ -341,14 +341,7 @@ impl Tcp {
     /// [`Interface`](crate::iface::Interface) lends it the queue's pool. Data already queued
     /// stays where it is.
     pub fn use_pool(&mut self, pool: Pool) {
-        self.frames.set_pool(pool);
-    }
-
-    /// Offers a frame the interface is done with (a received segment) as a spare for the
-    /// send buffers; gives it back if TCP has enough.
-    #[inline]
-    pub(crate) fn offer_frame(&mut self, buf: PacketBuf) -> Option<PacketBuf> {
-        self.frames.offer(buf)
+        self.pool = Some(pool);
     }
 
     /// The configuration.

@@ -30,58 +30,17 @@ enum Chunk {
     Heap(Vec<u8>),
 }
 
-/// Where send buffers take frames: the pool the interface lent TCP, with a few spare frames
-/// in front of it (received frames the interface is done with), taken first because a `Vec`
-/// pop costs less than the pool's thread cache.
-#[derive(Debug, Default)]
-pub(crate) struct Frames {
-    pool: Option<Pool>,
-    spare: Vec<PacketBuf>,
-}
-
-impl Frames {
-    /// Spare frames kept at most (a receive burst's worth).
-    const SPARE_MAX: usize = 32;
-
-    /// Frames from `pool` from now on (spares of another pool are let go).
-    pub(crate) fn set_pool(&mut self, pool: Pool) {
-        self.spare.clear();
-        self.pool = Some(pool);
-    }
-
-    /// Keeps `buf` (emptied) as a spare if it is a frame of the pool, no other buffer holds
-    /// it and there is room; else gives it back.
-    #[inline]
-    pub(crate) fn offer(&mut self, mut buf: PacketBuf) -> Option<PacketBuf> {
-        let ours = self.pool.as_ref().is_some_and(|p| p.id() == buf.pool_id());
-        if ours && self.spare.len() < Self::SPARE_MAX && !buf.is_shared() {
-            buf.reset();
-            self.spare.push(buf);
-            return None;
-        }
-        Some(buf)
-    }
-
-    /// A frame for a new chunk, if there is a pool and at least half of it is free (the rule
-    /// TCP's receive side keeps too, so that kept frames never starve the device of frames to
-    /// receive into).
-    #[inline]
-    fn take(&mut self) -> Option<PacketBuf> {
-        let pool = self.pool.as_ref()?;
-        if pool.available() * 2 < pool.capacity() {
-            return None;
-        }
-        self.spare.pop().or_else(|| pool.alloc())
-    }
-}
-
 impl Chunk {
-    /// A new, empty chunk for up to `size` bytes: a frame if `frames` has one that can hold a
-    /// whole segment with its headers in front ([`Frames::take`]), heap memory otherwise.
-    fn new(frames: &mut Frames, size: usize) -> Chunk {
-        if let Some(buf) = frames.take() {
-            if buf.tailroom() >= size && buf.headroom() >= FRAME_HEADROOM {
-                return Chunk::Frame(buf);
+    /// A new, empty chunk for up to `size` bytes: a frame of `pool` if there is one that can
+    /// hold a whole segment with its headers in front and at least half the pool is free
+    /// (the rule TCP's receive side keeps too, so that kept frames never starve the device of
+    /// frames to receive into); heap memory otherwise.
+    fn new(pool: Option<&Pool>, size: usize) -> Chunk {
+        if let Some(pool) = pool.filter(|p| p.available() * 2 >= p.capacity()) {
+            if let Some(buf) = pool.alloc() {
+                if buf.tailroom() >= size && buf.headroom() >= FRAME_HEADROOM {
+                    return Chunk::Frame(buf);
+                }
             }
         }
         Chunk::Heap(Vec::with_capacity(size))
@@ -195,10 +154,10 @@ impl SendBuffer {
     }
 
     /// Copies as much of `bytes` as fits; returns how much. The bytes fill the last chunk up
-    /// to `segment` bytes (the connection's data per segment), then new chunks, from `frames`
-    /// where it can spare them ([`Chunk::new`]).
+    /// to `segment` bytes (the connection's data per segment), then new chunks, frames of
+    /// `pool` where it can spare them ([`Chunk::new`]).
     #[inline]
-    pub(crate) fn write(&mut self, bytes: &[u8], frames: &mut Frames, segment: usize) -> usize {
+    pub(crate) fn write(&mut self, bytes: &[u8], pool: Option<&Pool>, segment: usize) -> usize {
         let n = bytes.len().min(self.free());
         let segment = segment.max(1);
         let mut rest = &bytes[..n];
@@ -210,7 +169,7 @@ impl SendBuffer {
             let pushed = if pushed > 0 {
                 pushed
             } else {
-                let mut chunk = Chunk::new(frames, segment);
+                let mut chunk = Chunk::new(pool, segment);
                 let pushed = chunk.push(rest, segment);
                 if pushed == 0 {
                     // Cannot happen (a new chunk has room for a segment): keep every chunk
@@ -455,10 +414,10 @@ mod tests {
     #[test]
     fn write_ack_range_across_the_sequence_wrap() {
         let mut b = SendBuffer::new(8, SeqNum(u32::MAX - 2));
-        assert_eq!(b.write(b"abcdefghij", &mut Frames::default(), 3), 8);
+        assert_eq!(b.write(b"abcdefghij", None, 3), 8);
         assert_eq!(b.free(), 0);
         assert_eq!(b.ack_to(SeqNum(u32::MAX)), 2);
-        assert_eq!(b.write(b"XY", &mut Frames::default(), 3), 2);
+        assert_eq!(b.write(b"XY", None, 3), 2);
         assert_eq!(bytes(&mut b, u32::MAX, 8), b"cdefghXY");
         assert_eq!(bytes(&mut b, 3, 100), b"ghXY");
         assert_eq!(b.available_from(SeqNum(3)), 4);
@@ -470,10 +429,10 @@ mod tests {
     #[test]
     fn partial_acks_and_ranges_inside_chunks() {
         let mut b = SendBuffer::new(6, SeqNum(100));
-        assert_eq!(b.write(b"abcdef", &mut Frames::default(), 4), 6);
+        assert_eq!(b.write(b"abcdef", None, 4), 6);
         assert_eq!(b.ack_to(SeqNum(99)), 0); // old ACK
         assert_eq!(b.ack_to(SeqNum(103)), 3); // inside the first chunk
-        assert_eq!(b.write(b"ghij", &mut Frames::default(), 4), 3);
+        assert_eq!(b.write(b"ghij", None, 4), 3);
         assert_eq!(bytes(&mut b, 103, 6), b"defghi");
         assert_eq!(bytes(&mut b, 105, 2), b"fg"); // across a chunk boundary
         assert_eq!(bytes(&mut b, 102, 6), b""); // before SND.UNA
@@ -492,7 +451,7 @@ mod tests {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
         let mut b = SendBuffer::new(5000, SeqNum(1));
         for piece in data.chunks(333) {
-            b.write(piece, &mut Frames::default(), 1000);
+            b.write(piece, None, 1000);
         }
         let mut rng = fastrand::Rng::with_seed(9);
         let mut acked = 0usize;
@@ -517,21 +476,14 @@ mod tests {
         .unwrap()
     }
 
-    fn frames_of(pool: &Pool) -> Frames {
-        let mut frames = Frames::default();
-        frames.set_pool(pool.clone());
-        frames
-    }
-
     #[test]
     fn segments_start_frames_and_sent_frames_take_no_more_bytes() {
         // Big enough that a thread cache's refill (from the shared list) leaves half free.
         let pool = pool(1024);
         let mut b = SendBuffer::new(10_000, SeqNum(0));
-        let mut frames = frames_of(&pool);
         let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
-        assert_eq!(b.write(&data[..1000], &mut frames, 1448), 1000);
-        assert_eq!(b.write(&data[1000..], &mut frames, 1448), 2000);
+        assert_eq!(b.write(&data[..1000], Some(&pool), 1448), 1000);
+        assert_eq!(b.write(&data[1000..], Some(&pool), 1448), 2000);
         assert_eq!(b.frames(), 3); // 1448 + 1448 + 104
         let first = b.frame_at(SeqNum(0), 1448).expect("a whole frame");
         assert_eq!(first.data(), &data[..1448]);
@@ -544,7 +496,7 @@ mod tests {
         );
         // The last frame is in flight (another buffer holds it): new bytes go to a new chunk.
         let in_flight = b.frame_at(SeqNum(2896), 104).unwrap().share();
-        assert_eq!(b.write(b"more", &mut frames, 1448), 4);
+        assert_eq!(b.write(b"more", Some(&pool), 1448), 4);
         assert_eq!(b.frames(), 4);
         assert_eq!(in_flight.data(), &data[2896..]);
         assert_eq!(bytes(&mut b, 2990, 100), [&data[2990..], b"more"].concat());
@@ -565,12 +517,11 @@ mod tests {
         let held: Vec<_> = (0..600).map(|_| pool.alloc().unwrap()).collect();
         pool.flush_thread_cache();
         let mut b = SendBuffer::new(10_000, SeqNum(0));
-        let mut frames = frames_of(&pool);
-        assert_eq!(b.write(&[1; 3000], &mut frames, 1000), 3000);
+        assert_eq!(b.write(&[1; 3000], Some(&pool), 1000), 3000);
         assert_eq!(b.frames(), 0, "fewer than half the frames free");
         drop(held);
         pool.flush_thread_cache();
-        assert_eq!(b.write(&[2; 1000], &mut frames, 1000), 1000);
+        assert_eq!(b.write(&[2; 1000], Some(&pool), 1000), 1000);
         assert_eq!(b.frames(), 1);
         assert_eq!(bytes(&mut b, 2999, 2), [1, 2]);
     }

@@ -4,13 +4,12 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use cyclone_pmd::Timestamp;
+use cyclone_pmd::{Pool, Timestamp};
 
 use super::conn::Conn;
 use super::layer::{Slot, Tcp};
 use super::listen::Listener;
 use super::options::initial_seq;
-use super::send::Frames;
 use super::state::{ConnHandle, ListenerHandle, TcpError, TcpState};
 use super::stats::ConnStats;
 
@@ -203,20 +202,20 @@ impl Tcp {
     /// arms a [`TcpEvent::Writable`](super::TcpEvent::Writable) for when space frees up.
     #[inline]
     pub fn send(&mut self, handle: ConnHandle, data: &[u8]) -> Result<usize, TcpError> {
-        // The frames are borrowed beside the connection (both are fields of `self`).
-        let mut frames = std::mem::take(&mut self.frames);
-        let written = self.send_with(handle, data, &mut frames);
-        self.frames = frames;
+        // The pool is borrowed beside the connection (both are fields of `self`).
+        let pool = self.pool.take();
+        let written = self.send_with(handle, data, pool.as_ref());
+        self.pool = pool;
         written
     }
 
-    /// [`Tcp::send`] with the frames for the send buffer.
+    /// [`Tcp::send`] with the pool for the send buffer's frames.
     #[inline(always)]
     fn send_with(
         &mut self,
         handle: ConnHandle,
         data: &[u8],
-        frames: &mut Frames,
+        pool: Option<&Pool>,
     ) -> Result<usize, TcpError> {
         let conn = self.owned_mut(handle)?;
         if let Some(e) = conn.error {
@@ -226,7 +225,7 @@ impl Tcp {
             return Err(TcpError::InvalidState(conn.state));
         }
         let segment = conn.eff_mss() as usize;
-        let n = conn.send.write(data, frames, segment);
+        let n = conn.send.write(data, pool, segment);
         if n < data.len() {
             conn.want_writable = true;
         }
