@@ -14,7 +14,7 @@ use super::options::{window_shift_for, DEFAULT_MSS, TIMESTAMPS_LEN};
 use super::recv::RecvBuffer;
 use super::rtt::{RttEstimator, SendTime};
 use super::sack::SackScoreboard;
-use super::send::SendBuffer;
+use super::send::{SegmentData, SendBuffer};
 use super::seq::{SeqNum, SeqRange};
 use super::state::{ListenerHandle, TcpError, TcpState};
 use super::stats::{ConnStats, TcpStats};
@@ -473,11 +473,11 @@ impl Conn {
             };
             let (local, remote) = (self.local, self.remote);
             // A segment that starts a frame of the send buffer goes out as that frame.
-            if let Some(frame) = self.send.frame_at(seq, len) {
-                ctx.out.send_plain_frame(local, remote, &seg, frame, len)
-            } else {
-                let payload = self.send.range(seq, len);
-                ctx.out.send_plain(local, remote, &seg, payload)
+            match self.send.segment(seq, len) {
+                SegmentData::Frame(frame, len) => {
+                    ctx.out.send_plain_frame(local, remote, &seg, frame, len)
+                }
+                SegmentData::Copy(payload) => ctx.out.send_plain(local, remote, &seg, payload),
             }
         };
         if ok {

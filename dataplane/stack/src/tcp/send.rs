@@ -3,7 +3,9 @@
 //! acknowledged").
 //!
 //! The bytes live in chunks of one segment each: pool frames when the interface lent TCP its
-//! pool and the pool can spare them, heap memory otherwise. A frame chunk is written once, by
+//! pool, the pool can spare them and the application wrote at least a segment's worth; heap
+//! memory otherwise (a small write — a typical response — is cheaper to copy once more at
+//! transmission than to give a frame of its own, and the heap storage is reused). A frame chunk is written once, by
 //! the application's `send`, behind the headroom the headers will take; a segment that starts
 //! at a chunk's first byte goes out as that very frame (the interface writes the headers in
 //! front of the data and hands the device another buffer of the frame, [`PacketBuf::share`]),
@@ -34,8 +36,9 @@ impl Chunk {
     /// A new, empty chunk for up to `size` bytes: a frame of `pool` if there is one that can
     /// hold a whole segment with its headers in front and at least half the pool is free
     /// (the rule TCP's receive side keeps too, so that kept frames never starve the device of
-    /// frames to receive into); heap memory otherwise.
-    fn new(pool: Option<&Pool>, size: usize) -> Chunk {
+    /// frames to receive into); heap memory otherwise, `spare`'s if it has some.
+    #[inline]
+    fn new(pool: Option<&Pool>, size: usize, spare: &mut Vec<u8>) -> Chunk {
         if let Some(pool) = pool.filter(|p| p.available() * 2 >= p.capacity()) {
             if let Some(buf) = pool.alloc() {
                 if buf.tailroom() >= size && buf.headroom() >= FRAME_HEADROOM {
@@ -43,7 +46,9 @@ impl Chunk {
                 }
             }
         }
-        Chunk::Heap(Vec::with_capacity(size))
+        let mut v = std::mem::take(spare);
+        v.reserve(size);
+        Chunk::Heap(v)
     }
 
     #[inline]
@@ -109,7 +114,8 @@ impl Chunk {
 /// Bytes queued by the application, starting at sequence number [`SendBuffer::start`].
 #[derive(Debug)]
 pub(crate) struct SendBuffer {
-    /// The bytes, in order; every chunk holds at least one.
+    /// The bytes, in order; every chunk holds at least one, but for a lone empty heap chunk
+    /// left by [`SendBuffer::ack_to`] for the next write.
     chunks: VecDeque<Chunk>,
     /// Sequence number of the first byte.
     start: SeqNum,
@@ -120,6 +126,9 @@ pub(crate) struct SendBuffer {
     /// `start`): transmission walks forward through the buffer, so the next lookup starts
     /// there instead of at the front.
     cursor: (usize, usize),
+    /// Storage of an acknowledged heap chunk, empty, for the next one (so that a connection
+    /// answering small requests does not allocate per response).
+    spare: Vec<u8>,
 }
 
 impl SendBuffer {
@@ -132,6 +141,7 @@ impl SendBuffer {
             len: 0,
             limit: capacity,
             cursor: (0, 0),
+            spare: Vec::new(),
         }
     }
 
@@ -154,12 +164,22 @@ impl SendBuffer {
     }
 
     /// Copies as much of `bytes` as fits; returns how much. The bytes fill the last chunk up
-    /// to `segment` bytes (the connection's data per segment), then new chunks, frames of
-    /// `pool` where it can spare them ([`Chunk::new`]).
+    /// to `segment` bytes (the connection's data per segment), then new chunks: frames of
+    /// `pool` where it can spare them if the write is at least a segment's worth, the heap
+    /// otherwise ([`Chunk::new`]).
     #[inline]
     pub(crate) fn write(&mut self, bytes: &[u8], pool: Option<&Pool>, segment: usize) -> usize {
         let n = bytes.len().min(self.free());
         let segment = segment.max(1);
+        // Whole segments' worth go to frames, the tail of such a write too (the next write
+        // fills its frame up); a smaller write goes to the heap.
+        let frames = if n >= segment { pool } else { None };
+        if frames.is_some() && self.len == 0 {
+            // A lone empty heap chunk would take the first segment: frames take it instead.
+            if let Some(Chunk::Heap(v)) = self.chunks.pop_back() {
+                self.spare = v;
+            }
+        }
         let mut rest = &bytes[..n];
         while !rest.is_empty() {
             let pushed = match self.chunks.back_mut() {
@@ -169,7 +189,7 @@ impl SendBuffer {
             let pushed = if pushed > 0 {
                 pushed
             } else {
-                let mut chunk = Chunk::new(pool, segment);
+                let mut chunk = Chunk::new(frames, segment, &mut self.spare);
                 let pushed = chunk.push(rest, segment);
                 if pushed == 0 {
                     // Cannot happen (a new chunk has room for a segment): keep every chunk
@@ -192,6 +212,17 @@ impl SendBuffer {
             return 0;
         }
         let n = (ack.distance_from(self.start) as usize).min(self.len);
+        if n == self.len && self.chunks.len() == 1 {
+            if let Some(Chunk::Heap(v)) = self.chunks.front_mut() {
+                // All acknowledged, on the heap (a small response): the chunk stays, empty,
+                // for the next write.
+                v.clear();
+                self.start += n;
+                self.len = 0;
+                self.cursor = (0, 0);
+                return n;
+            }
+        }
         let mut left = n;
         let mut popped = 0;
         while left > 0 {
@@ -202,8 +233,14 @@ impl SendBuffer {
             if len <= left {
                 left -= len;
                 popped += 1;
-                // The frame goes back to its pool (once no transmission holds it).
-                self.chunks.pop_front();
+                // A frame goes back to its pool (once no transmission holds it); heap
+                // storage is kept for the next heap chunk.
+                if let Some(Chunk::Heap(mut v)) = self.chunks.pop_front() {
+                    if v.capacity() > self.spare.capacity() {
+                        v.clear();
+                        self.spare = v;
+                    }
+                }
             } else {
                 front.trim_front(left);
                 left = 0;
@@ -251,39 +288,45 @@ impl SendBuffer {
     /// The bytes `[seq, seq + len)`, clamped to what is held.
     #[inline]
     pub(crate) fn range(&mut self, seq: SeqNum, len: usize) -> Payload<'_> {
-        if seq.lt(self.start) {
-            return Payload::EMPTY;
+        match self.offset_of(seq, len) {
+            Some((offset, len)) => {
+                let (index, skip) = self.locate(offset);
+                Payload::in_chunks(&self.chunks, index, skip, len)
+            }
+            None => Payload::EMPTY,
         }
-        let offset = seq.distance_from(self.start) as usize;
-        if offset >= self.len || len == 0 {
-            return Payload::EMPTY;
-        }
-        let len = len.min(self.len - offset);
-        let (first, skip) = self.locate(offset);
-        Payload(Pieces::Chunks {
-            chunks: &self.chunks,
-            first,
-            skip,
-            len,
-        })
     }
 
-    /// The frame whose data starts with the `len > 0` bytes from `seq`, if they are the start
-    /// of a frame chunk: the segment can go out as that frame, without a copy.
+    /// The `[seq, seq + len)` bytes of a segment (clamped to what is held), found once: the
+    /// frame whose data starts with them if they are the start of a frame chunk (the segment
+    /// can go out as that frame, without a copy), else the bytes to copy.
     #[inline]
-    pub(crate) fn frame_at(&mut self, seq: SeqNum, len: usize) -> Option<&mut PacketBuf> {
-        if len == 0 || seq.lt(self.start) {
+    pub(crate) fn segment(&mut self, seq: SeqNum, len: usize) -> SegmentData<'_> {
+        let Some((offset, len)) = self.offset_of(seq, len) else {
+            return SegmentData::Copy(Payload::EMPTY);
+        };
+        let (index, skip) = self.locate(offset);
+        let whole_frame =
+            skip == 0 && matches!(self.chunks.get(index), Some(Chunk::Frame(b)) if b.len() >= len);
+        if !whole_frame {
+            return SegmentData::Copy(Payload::in_chunks(&self.chunks, index, skip, len));
+        }
+        match self.chunks.get_mut(index) {
+            Some(Chunk::Frame(buf)) => SegmentData::Frame(buf, len),
+            // Cannot happen (`whole_frame`).
+            _ => SegmentData::Copy(Payload::EMPTY),
+        }
+    }
+
+    /// The offset from the start of `seq` and the length of `[seq, seq + len)` clamped to
+    /// what is held; `None` if that is empty.
+    #[inline(always)]
+    fn offset_of(&self, seq: SeqNum, len: usize) -> Option<(usize, usize)> {
+        if seq.lt(self.start) || len == 0 {
             return None;
         }
         let offset = seq.distance_from(self.start) as usize;
-        if offset >= self.len {
-            return None;
-        }
-        let (index, skip) = self.locate(offset);
-        match self.chunks.get_mut(index) {
-            Some(Chunk::Frame(buf)) if skip == 0 && buf.len() >= len => Some(buf),
-            _ => None,
-        }
+        (offset < self.len).then(|| (offset, len.min(self.len - offset)))
     }
 
     /// Bytes held from `seq` on.
@@ -306,86 +349,103 @@ impl SendBuffer {
     }
 }
 
+/// The data of a segment, as [`SendBuffer::segment`] found it.
+#[derive(Debug)]
+pub(crate) enum SegmentData<'a> {
+    /// The first `len` bytes of this frame.
+    Frame(&'a mut PacketBuf, usize),
+    /// Bytes to copy.
+    Copy(Payload<'a>),
+}
+
 /// The payload of a segment TCP asks a [`SegmentSink`](super::SegmentSink) to send: bytes of
 /// the send buffer, in one or more pieces, to copy into the frame.
 #[derive(Debug, Clone, Copy)]
-pub struct Payload<'a>(Pieces<'a>);
-
-#[derive(Debug, Clone, Copy)]
-enum Pieces<'a> {
-    /// `len` bytes from byte `skip` of chunk `first` on.
-    Chunks {
-        chunks: &'a VecDeque<Chunk>,
-        first: usize,
-        skip: usize,
-        len: usize,
-    },
-    /// One run of bytes.
-    Bytes(&'a [u8]),
+pub struct Payload<'a> {
+    /// The first piece: all of the bytes, usually.
+    first: &'a [u8],
+    /// Where the rest is: the chunks from this index on (their first bytes).
+    rest: Option<(&'a VecDeque<Chunk>, usize)>,
+    /// Bytes in all.
+    len: usize,
 }
 
 impl<'a> Payload<'a> {
     /// No data.
-    pub const EMPTY: Payload<'static> = Payload(Pieces::Bytes(&[]));
+    pub const EMPTY: Payload<'static> = Payload {
+        first: &[],
+        rest: None,
+        len: 0,
+    };
 
     /// The payload `bytes`.
     pub fn from_slice(bytes: &'a [u8]) -> Payload<'a> {
-        Payload(Pieces::Bytes(bytes))
+        Payload {
+            first: bytes,
+            rest: None,
+            len: bytes.len(),
+        }
+    }
+
+    /// `len` bytes of `chunks` from byte `skip` of chunk `index` on (all held).
+    #[inline]
+    fn in_chunks(chunks: &'a VecDeque<Chunk>, index: usize, skip: usize, len: usize) -> Self {
+        let bytes = chunks.get(index).map_or(&[][..], |c| c.bytes());
+        let first = bytes.get(skip..).unwrap_or(&[]);
+        let first = &first[..first.len().min(len)];
+        Payload {
+            first,
+            rest: (first.len() < len).then_some((chunks, index + 1)),
+            len,
+        }
     }
 
     /// Bytes in all.
     #[inline]
     pub fn len(&self) -> usize {
-        match self.0 {
-            Pieces::Chunks { len, .. } => len,
-            Pieces::Bytes(b) => b.len(),
-        }
+        self.len
     }
 
     /// Whether there are none.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
     /// The bytes as consecutive slices.
     pub fn pieces(&self) -> impl Iterator<Item = &'a [u8]> {
-        let (chunks, first, mut skip, mut left, bytes) = match self.0 {
-            Pieces::Chunks {
-                chunks,
-                first,
-                skip,
-                len,
-            } => (Some(chunks), first, skip, len, None),
-            Pieces::Bytes(b) => (None, 0, 0, 0, Some(b)),
-        };
-        let from_chunks = chunks
+        let mut left = self.len - self.first.len();
+        let rest = self
+            .rest
             .into_iter()
-            .flat_map(move |c| c.range(first..))
+            .flat_map(|(chunks, next)| chunks.range(next..))
             .map_while(move |chunk| {
-                if left == 0 {
-                    return None;
-                }
-                let bytes = chunk.bytes().get(skip..).unwrap_or(&[]);
-                skip = 0;
+                let bytes = chunk.bytes();
                 let piece = &bytes[..bytes.len().min(left)];
                 left -= piece.len();
-                Some(piece)
+                (!piece.is_empty()).then_some(piece)
             });
-        bytes.into_iter().chain(from_chunks)
+        std::iter::once(self.first)
+            .filter(|b| !b.is_empty())
+            .chain(rest)
     }
 
     /// Copies the bytes into `out`, which must be [`Payload::len`] bytes long (a shorter or
     /// longer `out` gets the bytes that fit).
     #[inline]
     pub fn copy_to(&self, out: &mut [u8]) {
-        if let Pieces::Bytes(b) = self.0 {
-            let n = b.len().min(out.len());
-            out[..n].copy_from_slice(&b[..n]);
-            return;
+        let n = self.first.len().min(out.len());
+        out[..n].copy_from_slice(&self.first[..n]);
+        if self.rest.is_some() {
+            self.copy_rest(&mut out[n..]);
         }
+    }
+
+    /// The bytes after the first piece into `out`.
+    #[inline(never)]
+    fn copy_rest(&self, out: &mut [u8]) {
         let mut out = out;
-        for piece in self.pieces() {
+        for piece in self.pieces().skip(usize::from(!self.first.is_empty())) {
             let n = piece.len().min(out.len());
             let (dst, rest) = out.split_at_mut(n);
             dst.copy_from_slice(&piece[..n]);
@@ -408,7 +468,21 @@ mod tests {
     use super::*;
 
     fn bytes(b: &mut SendBuffer, seq: u32, len: usize) -> Vec<u8> {
-        b.range(SeqNum(seq), len).to_vec()
+        let range = b.range(SeqNum(seq), len).to_vec();
+        let segment = match b.segment(SeqNum(seq), len) {
+            SegmentData::Frame(frame, n) => frame.data()[..n].to_vec(),
+            SegmentData::Copy(payload) => payload.to_vec(),
+        };
+        assert_eq!(range, segment, "range and segment agree");
+        range
+    }
+
+    /// The frame `segment` finds for `[seq, seq + len)`, if it finds one.
+    fn frame_at(b: &mut SendBuffer, seq: SeqNum, len: usize) -> Option<&mut PacketBuf> {
+        match b.segment(seq, len) {
+            SegmentData::Frame(frame, n) if n == len => Some(frame),
+            _ => None,
+        }
     }
 
     #[test]
@@ -477,38 +551,61 @@ mod tests {
     }
 
     #[test]
-    fn segments_start_frames_and_sent_frames_take_no_more_bytes() {
+    fn large_writes_go_to_frames_and_small_ones_to_reused_heap() {
         // Big enough that a thread cache's refill (from the shared list) leaves half free.
         let pool = pool(1024);
         let mut b = SendBuffer::new(10_000, SeqNum(0));
-        let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let data: Vec<u8> = (0..4000u32).map(|i| i as u8).collect();
+        // A write under a segment's worth stays on the heap; a larger one fills that chunk,
+        // then takes frames, its tail included.
         assert_eq!(b.write(&data[..1000], Some(&pool), 1448), 1000);
-        assert_eq!(b.write(&data[1000..], Some(&pool), 1448), 2000);
-        assert_eq!(b.frames(), 3); // 1448 + 1448 + 104
-        let first = b.frame_at(SeqNum(0), 1448).expect("a whole frame");
-        assert_eq!(first.data(), &data[..1448]);
+        assert_eq!(b.frames(), 0);
+        assert_eq!(b.write(&data[1000..4000], Some(&pool), 1448), 3000);
+        assert_eq!(b.frames(), 2); // heap 1448, frame 1448, frame 1104
+        assert!(frame_at(&mut b, SeqNum(0), 1448).is_none(), "a heap chunk");
+        let frame = frame_at(&mut b, SeqNum(1448), 1448).expect("a whole frame");
+        assert_eq!(frame.data(), &data[1448..2896]);
         // A prefix of a frame goes out as the frame; a segment from inside one does not.
-        assert!(b.frame_at(SeqNum(1448), 100).is_some());
-        assert!(b.frame_at(SeqNum(1), 100).is_none());
+        assert!(frame_at(&mut b, SeqNum(1448), 100).is_some());
+        assert!(frame_at(&mut b, SeqNum(1449), 100).is_none());
         assert!(
-            b.frame_at(SeqNum(2896), 105).is_none(),
+            frame_at(&mut b, SeqNum(1448), 1449).is_none(),
             "longer than the frame"
         );
-        // The last frame is in flight (another buffer holds it): new bytes go to a new chunk.
-        let in_flight = b.frame_at(SeqNum(2896), 104).unwrap().share();
-        assert_eq!(b.write(b"more", Some(&pool), 1448), 4);
-        assert_eq!(b.frames(), 4);
-        assert_eq!(in_flight.data(), &data[2896..]);
-        assert_eq!(bytes(&mut b, 2990, 100), [&data[2990..], b"more"].concat());
-        // Acknowledged frames go back to the pool once the device let go of them too.
+        assert_eq!(bytes(&mut b, 1400, 100), &data[1400..1500]);
+        // The frame is in flight (another buffer holds it) when it is acknowledged: it goes
+        // back to the pool with the device's buffer.
+        let in_flight = frame_at(&mut b, SeqNum(1448), 1448).unwrap().share();
         pool.flush_thread_cache();
         let before = pool.available();
-        assert_eq!(b.ack_to(SeqNum(3004)), 3004);
+        assert_eq!(b.ack_to(SeqNum(2896)), 2896);
         pool.flush_thread_cache();
-        assert_eq!(pool.available(), before + 3);
+        assert_eq!(pool.available(), before);
+        assert_eq!(in_flight.data(), &data[1448..2896]);
         drop(in_flight);
         pool.flush_thread_cache();
-        assert_eq!(pool.available(), before + 4);
+        assert_eq!(pool.available(), before + 1);
+        // The acknowledged heap chunk's storage is reused, not reallocated.
+        let spare = b.spare.as_ptr();
+        assert!(b.spare.capacity() >= 1448);
+        assert_eq!(b.ack_to(SeqNum(4000)), 1104);
+        assert_eq!(b.write(b"more", Some(&pool), 1448), 4);
+        assert_eq!(bytes(&mut b, 4000, 10), b"more");
+        assert_eq!(
+            b.range(SeqNum(4000), 4).pieces().next().unwrap().as_ptr(),
+            spare
+        );
+        // Request/response: a small write acknowledged whole leaves its chunk for the next.
+        assert_eq!(b.ack_to(SeqNum(4004)), 4);
+        assert_eq!(b.write(b"again", Some(&pool), 1448), 5);
+        assert_eq!(bytes(&mut b, 4004, 9), b"again");
+        let first = b.range(SeqNum(4004), 5).pieces().next().unwrap().as_ptr();
+        assert_eq!(first, spare);
+        assert_eq!(b.ack_to(SeqNum(4009)), 5);
+        // ... but a large write after it starts with a frame.
+        assert_eq!(b.write(&data[..1448], Some(&pool), 1448), 1448);
+        assert_eq!(b.frames(), 1);
+        assert!(frame_at(&mut b, SeqNum(4009), 1448).is_some());
     }
 
     #[test]
@@ -522,6 +619,9 @@ mod tests {
         drop(held);
         pool.flush_thread_cache();
         assert_eq!(b.write(&[2; 1000], Some(&pool), 1000), 1000);
+        assert_eq!(b.frames(), 1);
+        // A write of less than a segment's worth goes to the heap, frames free or not.
+        assert_eq!(b.write(&[3; 999], Some(&pool), 1000), 999);
         assert_eq!(b.frames(), 1);
         assert_eq!(bytes(&mut b, 2999, 2), [1, 2]);
     }
