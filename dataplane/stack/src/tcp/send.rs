@@ -171,6 +171,15 @@ impl SendBuffer {
     pub(crate) fn write(&mut self, bytes: &[u8], pool: Option<&Pool>, segment: usize) -> usize {
         let n = bytes.len().min(self.free());
         let segment = segment.max(1);
+        if let Some(Chunk::Heap(v)) = self.chunks.back_mut() {
+            if v.len() + n <= segment && n < segment {
+                // A small write that fits the last heap chunk (a response): appended, no new
+                // chunk.
+                v.extend_from_slice(&bytes[..n]);
+                self.len += n;
+                return n;
+            }
+        }
         // Whole segments' worth go to frames, the tail of such a write too (the next write
         // fills its frame up); a smaller write goes to the heap.
         let frames = if n >= segment { pool } else { None };
