@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How far removing passes over the data could take Cyclone's TCP bulk throughput against
-# smoltcp: the same 1 GiB transfer as wallclock.sh, built three ways and run in interleaved
+# smoltcp: the same 1 GiB transfer as wallclock.sh, built several ways and run in interleaved
 # rounds with smoltcp, fastest round of each kept:
 #   current         the working tree as it is (the zero-copy send);
 #   base            the stack before the zero-copy send (CEILING_BASE, default 9f2c72e), the
@@ -9,7 +9,11 @@
 #                   and no transmit checksum for full-sized text (the best a zero-copy send
 #                   with the checksum fused into the application's write could do);
 #   no-data-passes  ceiling/no-data-passes.patch: that, and no receive checksum either (a
-#                   device that verifies it), leaving only the application's two copies.
+#                   device that verifies it), leaving only the application's two copies;
+#   sum-at-write    the working tree with ceiling/sum-at-write.patch: each frame of the send
+#                   buffer summed as `send` writes it (while in the cache), the transmit
+#                   checksum taking that sum instead of reading the payload again (a real
+#                   alternative, tested, not kept: it did not change the wall clock).
 # The patches are experiments, not features (the stubbed builds put garbage on the wire):
 # they are applied in a scratch git worktree, removed on exit.
 #
@@ -55,6 +59,7 @@ build current "${current:-HEAD}"
 build base "$base"
 build no-send-pass "$base" no-send-pass.patch
 build no-data-passes "$base" no-data-passes.patch
+build sum-at-write "${current:-HEAD}" sum-at-write.patch
 
 # ms COMMAND... -> wall-clock milliseconds of one run
 ms() {
@@ -69,7 +74,7 @@ declare -A best
 keep() { if [[ -z "${best[$1]:-}" ]] || (($2 < best[$1])); then best[$1]=$2; fi; }
 for round in $(seq 1 "$rounds"); do
     line="round $round:"
-    for variant in current base no-send-pass no-data-passes; do
+    for variant in current base no-send-pass no-data-passes sum-at-write; do
         bin="$targets/$variant/release/stack_instructions"
         for run in bulk-cyclone bulk-cyclone-burst; do
             t=$(ms "$bin" "$run" "$bytes")
@@ -89,7 +94,7 @@ echo "smoltcp's time over Cyclone's, so above 1 is faster than smoltcp), $(date 
 echo
 echo "| build | default ACKs | ratio | ack_per_burst | ratio |"
 echo "|---|---|---|---|---|"
-for variant in current base no-send-pass no-data-passes; do
+for variant in current base no-send-pass no-data-passes sum-at-write; do
     d=${best[$variant/bulk-cyclone]}
     b=${best[$variant/bulk-cyclone-burst]}
     awk -v v="$variant" -v d="$d" -v b="$b" -v s="$s" \
