@@ -5,8 +5,9 @@
 //! The bytes live in chunks of one segment each: pool frames when the interface lent TCP its
 //! pool, the pool can spare them and the application wrote at least a segment's worth; heap
 //! memory otherwise (a small write — a typical response — is cheaper to copy once more at
-//! transmission than to give a frame of its own, and the heap storage is reused). A frame chunk is written once, by
-//! the application's `send`, behind the headroom the headers will take; a segment that starts
+//! transmission than to give a frame of its own; a lone heap chunk stays, emptied, for the
+//! next response). A frame chunk is written once, by the application's `send`, behind the
+//! headroom the headers will take; a segment that starts
 //! at a chunk's first byte goes out as that very frame (the interface writes the headers in
 //! front of the data and hands the device another buffer of the frame, [`PacketBuf::share`]),
 //! so the data is never copied again, retransmissions included. Any other segment (a
@@ -36,9 +37,9 @@ impl Chunk {
     /// A new, empty chunk for up to `size` bytes: a frame of `pool` if there is one that can
     /// hold a whole segment with its headers in front and at least half the pool is free
     /// (the rule TCP's receive side keeps too, so that kept frames never starve the device of
-    /// frames to receive into); heap memory otherwise, `spare`'s if it has some.
+    /// frames to receive into); heap memory otherwise.
     #[inline]
-    fn new(pool: Option<&Pool>, size: usize, spare: &mut Vec<u8>) -> Chunk {
+    fn new(pool: Option<&Pool>, size: usize) -> Chunk {
         if let Some(pool) = pool.filter(|p| p.available() * 2 >= p.capacity()) {
             if let Some(buf) = pool.alloc() {
                 if buf.tailroom() >= size && buf.headroom() >= FRAME_HEADROOM {
@@ -46,9 +47,7 @@ impl Chunk {
                 }
             }
         }
-        let mut v = std::mem::take(spare);
-        v.reserve(size);
-        Chunk::Heap(v)
+        Chunk::Heap(Vec::with_capacity(size))
     }
 
     #[inline]
@@ -126,9 +125,6 @@ pub(crate) struct SendBuffer {
     /// `start`): transmission walks forward through the buffer, so the next lookup starts
     /// there instead of at the front.
     cursor: (usize, usize),
-    /// Storage of an acknowledged heap chunk, empty, for the next one (so that a connection
-    /// answering small requests does not allocate per response).
-    spare: Vec<u8>,
 }
 
 impl SendBuffer {
@@ -141,7 +137,6 @@ impl SendBuffer {
             len: 0,
             limit: capacity,
             cursor: (0, 0),
-            spare: Vec::new(),
         }
     }
 
@@ -185,9 +180,7 @@ impl SendBuffer {
         let frames = if n >= segment { pool } else { None };
         if frames.is_some() && self.len == 0 {
             // A lone empty heap chunk would take the first segment: frames take it instead.
-            if let Some(Chunk::Heap(v)) = self.chunks.pop_back() {
-                self.spare = v;
-            }
+            self.chunks.pop_back();
         }
         let mut rest = &bytes[..n];
         while !rest.is_empty() {
@@ -198,7 +191,7 @@ impl SendBuffer {
             let pushed = if pushed > 0 {
                 pushed
             } else {
-                let mut chunk = Chunk::new(frames, segment, &mut self.spare);
+                let mut chunk = Chunk::new(frames, segment);
                 let pushed = chunk.push(rest, segment);
                 if pushed == 0 {
                     // Cannot happen (a new chunk has room for a segment): keep every chunk
@@ -224,7 +217,7 @@ impl SendBuffer {
         if n == self.len && self.chunks.len() == 1 {
             if let Some(Chunk::Heap(v)) = self.chunks.front_mut() {
                 // All acknowledged, on the heap (a small response): the chunk stays, empty,
-                // for the next write.
+                // with its storage, for the next write (no allocation per response).
                 v.clear();
                 self.start += n;
                 self.len = 0;
@@ -242,14 +235,8 @@ impl SendBuffer {
             if len <= left {
                 left -= len;
                 popped += 1;
-                // A frame goes back to its pool (once no transmission holds it); heap
-                // storage is kept for the next heap chunk.
-                if let Some(Chunk::Heap(mut v)) = self.chunks.pop_front() {
-                    if v.capacity() > self.spare.capacity() {
-                        v.clear();
-                        self.spare = v;
-                    }
-                }
+                // A frame goes back to its pool (once no transmission holds it).
+                self.chunks.pop_front();
             } else {
                 front.trim_front(left);
                 left = 0;
@@ -297,11 +284,8 @@ impl SendBuffer {
     /// The bytes `[seq, seq + len)`, clamped to what is held.
     #[inline]
     pub(crate) fn range(&mut self, seq: SeqNum, len: usize) -> Payload<'_> {
-        match self.offset_of(seq, len) {
-            Some((offset, len)) => {
-                let (index, skip) = self.locate(offset);
-                Payload::in_chunks(&self.chunks, index, skip, len)
-            }
+        match self.find(seq, len) {
+            Some((index, skip, len)) => Payload::in_chunks(&self.chunks, index, skip, len),
             None => Payload::EMPTY,
         }
     }
@@ -311,10 +295,9 @@ impl SendBuffer {
     /// can go out as that frame, without a copy), else the bytes to copy.
     #[inline]
     pub(crate) fn segment(&mut self, seq: SeqNum, len: usize) -> SegmentData<'_> {
-        let Some((offset, len)) = self.offset_of(seq, len) else {
+        let Some((index, skip, len)) = self.find(seq, len) else {
             return SegmentData::Copy(Payload::EMPTY);
         };
-        let (index, skip) = self.locate(offset);
         let whole_frame =
             skip == 0 && matches!(self.chunks.get(index), Some(Chunk::Frame(b)) if b.len() >= len);
         if !whole_frame {
@@ -327,15 +310,19 @@ impl SendBuffer {
         }
     }
 
-    /// The offset from the start of `seq` and the length of `[seq, seq + len)` clamped to
-    /// what is held; `None` if that is empty.
+    /// Where `[seq, seq + len)`, clamped to what is held, starts — (chunk index, offset in the
+    /// chunk) — and its clamped length; `None` if it is empty.
     #[inline(always)]
-    fn offset_of(&self, seq: SeqNum, len: usize) -> Option<(usize, usize)> {
+    fn find(&mut self, seq: SeqNum, len: usize) -> Option<(usize, usize, usize)> {
         if seq.lt(self.start) || len == 0 {
             return None;
         }
         let offset = seq.distance_from(self.start) as usize;
-        (offset < self.len).then(|| (offset, len.min(self.len - offset)))
+        if offset >= self.len {
+            return None;
+        }
+        let (index, skip) = self.locate(offset);
+        Some((index, skip, len.min(self.len - offset)))
     }
 
     /// Bytes held from `seq` on.
@@ -423,9 +410,15 @@ impl<'a> Payload<'a> {
 
     /// The bytes as consecutive slices.
     pub fn pieces(&self) -> impl Iterator<Item = &'a [u8]> {
+        std::iter::once(self.first)
+            .filter(|b| !b.is_empty())
+            .chain(self.rest_pieces())
+    }
+
+    /// The pieces after the first.
+    fn rest_pieces(&self) -> impl Iterator<Item = &'a [u8]> {
         let mut left = self.len - self.first.len();
-        let rest = self
-            .rest
+        self.rest
             .into_iter()
             .flat_map(|(chunks, next)| chunks.range(next..))
             .map_while(move |chunk| {
@@ -433,10 +426,7 @@ impl<'a> Payload<'a> {
                 let piece = &bytes[..bytes.len().min(left)];
                 left -= piece.len();
                 (!piece.is_empty()).then_some(piece)
-            });
-        std::iter::once(self.first)
-            .filter(|b| !b.is_empty())
-            .chain(rest)
+            })
     }
 
     /// Copies the bytes into `out`, which must be [`Payload::len`] bytes long (a shorter or
@@ -452,9 +442,8 @@ impl<'a> Payload<'a> {
 
     /// The bytes after the first piece into `out`.
     #[inline(never)]
-    fn copy_rest(&self, out: &mut [u8]) {
-        let mut out = out;
-        for piece in self.pieces().skip(usize::from(!self.first.is_empty())) {
+    fn copy_rest(&self, mut out: &mut [u8]) {
+        for piece in self.rest_pieces() {
             let n = piece.len().min(out.len());
             let (dst, rest) = out.split_at_mut(n);
             dst.copy_from_slice(&piece[..n]);
@@ -594,27 +583,42 @@ mod tests {
         drop(in_flight);
         pool.flush_thread_cache();
         assert_eq!(pool.available(), before + 1);
-        // The acknowledged heap chunk's storage is reused, not reallocated.
-        let spare = b.spare.as_ptr();
-        assert!(b.spare.capacity() >= 1448);
+        // Request/response: a small write acknowledged whole leaves its chunk, emptied, for
+        // the next, which reuses its storage.
         assert_eq!(b.ack_to(SeqNum(4000)), 1104);
         assert_eq!(b.write(b"more", Some(&pool), 1448), 4);
         assert_eq!(bytes(&mut b, 4000, 10), b"more");
-        assert_eq!(
-            b.range(SeqNum(4000), 4).pieces().next().unwrap().as_ptr(),
-            spare
-        );
-        // Request/response: a small write acknowledged whole leaves its chunk for the next.
         assert_eq!(b.ack_to(SeqNum(4004)), 4);
+        assert!(
+            matches!(b.chunks.front(), Some(Chunk::Heap(v)) if v.is_empty() && v.capacity() >= 1448)
+                && b.chunks.len() == 1,
+            "the emptied chunk and its storage stay"
+        );
         assert_eq!(b.write(b"again", Some(&pool), 1448), 5);
+        assert_eq!(b.chunks.len(), 1, "appended to the kept chunk");
         assert_eq!(bytes(&mut b, 4004, 9), b"again");
-        let first = b.range(SeqNum(4004), 5).pieces().next().unwrap().as_ptr();
-        assert_eq!(first, spare);
         assert_eq!(b.ack_to(SeqNum(4009)), 5);
         // ... but a large write after it starts with a frame.
         assert_eq!(b.write(&data[..1448], Some(&pool), 1448), 1448);
         assert_eq!(b.frames(), 1);
         assert!(frame_at(&mut b, SeqNum(4009), 1448).is_some());
+        // A frame in flight (another buffer holds it) takes no more bytes: the tail of a
+        // large write, shared, then the next write goes to a new chunk.
+        assert_eq!(b.write(&data[..1500], Some(&pool), 1448), 1500);
+        assert_eq!(b.frames(), 3); // 1448, 1448, 52
+        let tail = frame_at(&mut b, SeqNum(4009 + 2896), 52).unwrap().share();
+        assert_eq!(b.write(&data[..1448], Some(&pool), 1448), 1448);
+        assert_eq!(b.frames(), 4);
+        assert!(
+            frame_at(&mut b, SeqNum(4009 + 2896), 1448).is_none(),
+            "the shared frame still ends after its 52 bytes"
+        );
+        assert!(frame_at(&mut b, SeqNum(4009 + 2896 + 52), 1448).is_some());
+        assert_eq!(tail.data(), &data[1448..1500]);
+        assert_eq!(
+            bytes(&mut b, 4009 + 2896, 100),
+            [&data[1448..1500], &data[..48]].concat()
+        );
     }
 
     #[test]
