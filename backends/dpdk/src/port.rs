@@ -453,7 +453,7 @@ impl DpdkQueue {
 #[inline]
 fn tx_meta(buf: &PacketBuf, dev: Checksums) -> (u64, u64) {
     let o = buf.offload;
-    if !o.tx_ip_checksum && !o.tx_l4_checksum {
+    if !o.tx_ip_checksum() && !o.tx_l4_checksum() {
         return (0, 0);
     }
     let d = buf.data();
@@ -462,10 +462,10 @@ fn tx_meta(buf: &PacketBuf, dev: Checksums) -> (u64, u64) {
     }
     let ihl = u64::from(d[14] & 0x0f) * 4;
     let mut flags = ffi::RTE_MBUF_F_TX_IPV4;
-    if o.tx_ip_checksum && dev.ipv4 {
+    if o.tx_ip_checksum() && dev.ipv4 {
         flags |= ffi::RTE_MBUF_F_TX_IP_CKSUM;
     }
-    if o.tx_l4_checksum {
+    if o.tx_l4_checksum() {
         match d[23] {
             6 if dev.tcp => flags |= ffi::RTE_MBUF_F_TX_TCP_CKSUM,
             17 if dev.udp => flags |= ffi::RTE_MBUF_F_TX_UDP_CKSUM,

@@ -1188,11 +1188,10 @@ const RX_CKSUM_MASK: u64 =
 fn rx_offload(ol_flags: u64) -> Offload {
     let ip = ol_flags & ffi::RTE_MBUF_F_RX_IP_CKSUM_MASK as u64;
     let l4 = ol_flags & ffi::RTE_MBUF_F_RX_L4_CKSUM_MASK as u64;
-    Offload {
-        rx_ip_checksum_ok: ip == ffi::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64,
-        rx_l4_checksum_ok: l4 == ffi::RTE_MBUF_F_RX_L4_CKSUM_GOOD as u64,
-        ..Offload::default()
-    }
+    let mut offload = Offload::default();
+    offload.set_rx_ip_checksum_ok(ip == ffi::RTE_MBUF_F_RX_IP_CKSUM_GOOD as u64);
+    offload.set_rx_l4_checksum_ok(l4 == ffi::RTE_MBUF_F_RX_L4_CKSUM_GOOD as u64);
+    offload
 }
 
 impl Drop for Mempool {

@@ -767,7 +767,7 @@ mod tests {
         frame[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
         frame[20..].fill(0xab);
         buf.extend_from_slice(&frame).expect("fits");
-        buf.offload.tx_l4_checksum = true;
+        buf.offload.set_tx_l4_checksum(true);
         let index = buf.frame_index();
         let mut bufs = vec![buf];
         assert_eq!(qa.tx_burst(&mut bufs), 1);

@@ -8,17 +8,95 @@ use std::sync::atomic::Ordering;
 use super::pool::{free_frame, take_one, Shared};
 use crate::error::BufError;
 
-/// Offload metadata carried with a buffer between a device and the stack.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Offload {
+/// Offload metadata carried with a buffer between a device and the stack: four flags, one bit
+/// each.
+///
+/// A plain byte rather than four `bool`s on purpose: a `bool` leaves 254 invalid values, and
+/// the compiler stores the tag of `Option<PacketBuf>` and `Result<PacketBuf, _>` in such a
+/// niche, inside the buffer. Those values were then moved in pieces at odd offsets whose loads
+/// could not be forwarded from the stores that built them, a stall per move on the transmit
+/// path. A byte has no invalid value, so the only niche left is the pool pointer (null).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offload(u8);
+
+impl Offload {
+    const RX_IP_CHECKSUM_OK: u8 = 1;
+    const RX_L4_CHECKSUM_OK: u8 = 1 << 1;
+    const TX_IP_CHECKSUM: u8 = 1 << 2;
+    const TX_L4_CHECKSUM: u8 = 1 << 3;
+
+    #[inline]
+    fn get(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    #[inline]
+    fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.0 |= bit;
+        } else {
+            self.0 &= !bit;
+        }
+    }
+
     /// RX: the device verified the IPv4 header checksum.
-    pub rx_ip_checksum_ok: bool,
+    #[inline]
+    pub fn rx_ip_checksum_ok(self) -> bool {
+        self.get(Self::RX_IP_CHECKSUM_OK)
+    }
+
     /// RX: the device verified the TCP/UDP checksum.
-    pub rx_l4_checksum_ok: bool,
+    #[inline]
+    pub fn rx_l4_checksum_ok(self) -> bool {
+        self.get(Self::RX_L4_CHECKSUM_OK)
+    }
+
     /// TX: the device is asked to fill the IPv4 header checksum.
-    pub tx_ip_checksum: bool,
+    #[inline]
+    pub fn tx_ip_checksum(self) -> bool {
+        self.get(Self::TX_IP_CHECKSUM)
+    }
+
     /// TX: the device is asked to fill the TCP/UDP checksum.
-    pub tx_l4_checksum: bool,
+    #[inline]
+    pub fn tx_l4_checksum(self) -> bool {
+        self.get(Self::TX_L4_CHECKSUM)
+    }
+
+    /// Sets [`Offload::rx_ip_checksum_ok`].
+    #[inline]
+    pub fn set_rx_ip_checksum_ok(&mut self, on: bool) {
+        self.set(Self::RX_IP_CHECKSUM_OK, on);
+    }
+
+    /// Sets [`Offload::rx_l4_checksum_ok`].
+    #[inline]
+    pub fn set_rx_l4_checksum_ok(&mut self, on: bool) {
+        self.set(Self::RX_L4_CHECKSUM_OK, on);
+    }
+
+    /// Sets [`Offload::tx_ip_checksum`].
+    #[inline]
+    pub fn set_tx_ip_checksum(&mut self, on: bool) {
+        self.set(Self::TX_IP_CHECKSUM, on);
+    }
+
+    /// Sets [`Offload::tx_l4_checksum`].
+    #[inline]
+    pub fn set_tx_l4_checksum(&mut self, on: bool) {
+        self.set(Self::TX_L4_CHECKSUM, on);
+    }
+}
+
+impl fmt::Debug for Offload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Offload")
+            .field("rx_ip_checksum_ok", &self.rx_ip_checksum_ok())
+            .field("rx_l4_checksum_ok", &self.rx_l4_checksum_ok())
+            .field("tx_ip_checksum", &self.tx_ip_checksum())
+            .field("tx_l4_checksum", &self.tx_l4_checksum())
+            .finish()
+    }
 }
 
 /// An owned packet buffer: one frame of a [`Pool`](crate::Pool), with a data window inside it.
@@ -52,6 +130,8 @@ unsafe impl Sync for PacketBuf {}
 
 // A buffer handle stays small: it travels through every burst by value.
 const _: () = assert!(std::mem::size_of::<PacketBuf>() <= 24);
+// `Option<PacketBuf>` keeps its tag in the pool pointer (see `Offload`), not in a byte of its own.
+const _: () = assert!(std::mem::size_of::<Option<PacketBuf>>() == std::mem::size_of::<PacketBuf>());
 
 impl PacketBuf {
     /// Wraps frame `index`, which the caller hands over, with the pool's headroom and no data.
@@ -522,5 +602,43 @@ impl fmt::Debug for Frame {
             .field("pool", &self.pool().id)
             .field("index", &self.index)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Offload;
+
+    #[test]
+    fn offload_flags_are_independent_bits() {
+        type Get = fn(Offload) -> bool;
+        type Set = fn(&mut Offload, bool);
+        let flags: [(Get, Set); 4] = [
+            (Offload::rx_ip_checksum_ok, Offload::set_rx_ip_checksum_ok),
+            (Offload::rx_l4_checksum_ok, Offload::set_rx_l4_checksum_ok),
+            (Offload::tx_ip_checksum, Offload::set_tx_ip_checksum),
+            (Offload::tx_l4_checksum, Offload::set_tx_l4_checksum),
+        ];
+        for (i, (_, set)) in flags.iter().enumerate() {
+            let mut o = Offload::default();
+            set(&mut o, true);
+            for (j, (get, _)) in flags.iter().enumerate() {
+                assert_eq!(get(o), i == j, "setting flag {i} shows in flag {j}");
+            }
+            // Clearing it leaves the others as they were.
+            let mut all = Offload::default();
+            for (_, s) in &flags {
+                s(&mut all, true);
+            }
+            set(&mut all, false);
+            for (j, (get, _)) in flags.iter().enumerate() {
+                assert_eq!(get(all), i != j, "clearing flag {i} shows in flag {j}");
+            }
+        }
+        assert_eq!(
+            format!("{:?}", Offload::default()),
+            "Offload { rx_ip_checksum_ok: false, rx_l4_checksum_ok: false, \
+             tx_ip_checksum: false, tx_l4_checksum: false }"
+        );
     }
 }

@@ -254,7 +254,7 @@ impl Core {
     }
 
     /// A fresh buffer from the queue's pool, or `None` (counted) when it is empty.
-    #[inline]
+    #[inline(always)]
     pub(super) fn alloc(&mut self) -> Option<PacketBuf> {
         if let Some(buf) = self.spare.pop() {
             return Some(buf);
@@ -338,7 +338,7 @@ impl Core {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
-        buf.offload.tx_ip_checksum = csum == TxChecksum::Offload;
+        buf.offload.set_tx_ip_checksum(csum == TxChecksum::Offload);
         Ok(())
     }
 
@@ -453,6 +453,11 @@ impl Core {
 
     /// A plain segment from the template (the caller checked it holds), `payload` copied into
     /// a fresh buffer.
+    ///
+    /// The buffer is built where the device takes it from, at the back of the transmit queue:
+    /// a buffer moved right after its fields were written piece by piece is read back in
+    /// other pieces, and such loads wait for the stores (a store-forwarding stall, several
+    /// per segment when the finished buffer travelled through `Result`s into the queue).
     #[inline(always)]
     fn send_template_copy(
         &mut self,
@@ -460,9 +465,33 @@ impl Core {
         payload: Payload<'_>,
     ) -> Result<(), TxError> {
         let header_len = Self::plain_header_len(seg);
-        let mut buf = self.tcp_frame(payload, header_len, TxPath::HEAD_LEN + header_len)?;
-        self.write_template(seg, &mut buf, header_len)?;
-        self.enqueue_tx(buf);
+        if Ipv4Repr::HEADER_LEN + header_len + payload.len() > usize::from(self.mtu) {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        let Some(buf) = self.alloc() else {
+            return Err(TxError::NoBuffer);
+        };
+        let ident = self.next_ident();
+        let ip_offload = self.csum.ipv4_tx() == TxChecksum::Offload;
+        if self.tx.len() >= self.config.tx_queue_len {
+            self.make_tx_room();
+        }
+        self.tx.push(buf);
+        // The caller checked the path (`send_tcp_plain`).
+        let (Some(buf), Some(path)) = (self.tx.last_mut(), self.tx_path.as_ref()) else {
+            self.tx.pop();
+            return Err(TxError::NoRoute);
+        };
+        let head = TxPath::HEAD_LEN + header_len;
+        if !Self::fill_frame(buf, payload, head)
+            || Self::write_template(path, ident, ip_offload, seg, buf, header_len).is_err()
+        {
+            // Cannot happen with a validated pool: its frames hold an MTU-sized packet.
+            self.tx.pop();
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
         self.stats.tx_tcp += 1;
         Ok(())
     }
@@ -511,7 +540,13 @@ impl Core {
             let _ = frame.set_window(offset, frame_len);
             return Err(TxError::TooBig);
         }
-        let written = self.write_template(seg, frame, header_len);
+        let ident = self.next_ident();
+        let ip_offload = self.csum.ipv4_tx() == TxChecksum::Offload;
+        // The caller checked the path (`send_tcp_plain`).
+        let written = match self.tx_path.as_ref() {
+            Some(path) => Self::write_template(path, ident, ip_offload, seg, frame, header_len),
+            None => Err(TxError::NoRoute),
+        };
         let tx = frame.share();
         // Cannot fail: the window it had, in the same place of the (maybe new) frame.
         let _ = frame.set_window(offset, frame_len);
@@ -561,9 +596,14 @@ impl Core {
     ///   complement sums of the same words can differ only as +0 (0x0000) against −0
     ///   (0xffff), and end-around-carry addition gives 0x0000 only when every word is zero,
     ///   which the protocol word (6) rules out in both (likewise 0x4500 for IPv4).
+    ///
+    /// `ident` is the packet's IPv4 identification, `ip_offload` whether the device fills the
+    /// IPv4 checksum.
     #[inline(always)]
     fn write_template(
-        &mut self,
+        path: &TxPath,
+        ident: u16,
+        ip_offload: bool,
         seg: &PlainSegment,
         buf: &mut PacketBuf,
         header_len: usize,
@@ -572,12 +612,6 @@ impl Core {
         const IP: usize = Ipv4Repr::HEADER_LEN;
         let Some(segment_len) = buf.len().checked_sub(HEAD) else {
             return Err(TxError::TooBig);
-        };
-        let ident = self.next_ident();
-        let ip_offload = self.csum.ipv4_tx() == TxChecksum::Offload;
-        // The caller checked the path (`send_tcp_plain`); without one the buffer goes back.
-        let Some(path) = self.tx_path.as_ref() else {
-            return Err(TxError::NoRoute);
         };
         let Some((head, data)) = buf.data_mut().split_at_mut_checked(HEAD + header_len) else {
             return Err(TxError::TooBig);
@@ -630,8 +664,8 @@ impl Core {
         fixed.copy_from_slice(&[
             p0, p1, q0, q1, s0, s1, s2, s3, a0, a1, a2, a3, o0, o1, w0, w1, k0, k1, 0, 0,
         ]);
-        buf.offload.tx_l4_checksum = false;
-        buf.offload.tx_ip_checksum = ip_offload;
+        buf.offload.set_tx_l4_checksum(false);
+        buf.offload.set_tx_ip_checksum(ip_offload);
         Ok(())
     }
 
@@ -645,21 +679,26 @@ impl Core {
         header_len: usize,
         head: usize,
     ) -> Result<PacketBuf, TxError> {
-        let data_len = payload.len();
-        if Ipv4Repr::HEADER_LEN + header_len + data_len > usize::from(self.mtu) {
+        if Ipv4Repr::HEADER_LEN + header_len + payload.len() > usize::from(self.mtu) {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
         let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
-        let built = buf.append(data_len).is_ok_and(|data| {
-            payload.copy_to(data);
-            true
-        }) && buf.prepend(head).is_ok();
-        if !built {
+        if !Self::fill_frame(&mut buf, payload, head) {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
         Ok(buf)
+    }
+
+    /// Copies `payload` into the empty `buf` behind `head` bytes of room for headers; false
+    /// when its frame lacks the room.
+    #[inline(always)]
+    fn fill_frame(buf: &mut PacketBuf, payload: Payload<'_>, head: usize) -> bool {
+        buf.append(payload.len()).is_ok_and(|data| {
+            payload.copy_to(data);
+            true
+        }) && buf.prepend(head).is_ok()
     }
 
     /// [`Self::send_tcp`] when the next hop's MAC is known: the segment, IPv4 header and
@@ -708,8 +747,10 @@ impl Core {
             e.copy_from_slice(&eth);
             i.copy_from_slice(&ip);
         }
-        buf.offload.tx_l4_checksum = tcp_csum == TxChecksum::Offload;
-        buf.offload.tx_ip_checksum = ip_csum == TxChecksum::Offload;
+        buf.offload
+            .set_tx_l4_checksum(tcp_csum == TxChecksum::Offload);
+        buf.offload
+            .set_tx_ip_checksum(ip_csum == TxChecksum::Offload);
         self.enqueue_tx(buf);
         self.stats.tx_tcp += 1;
         Ok(())
@@ -754,7 +795,7 @@ impl Core {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
-        buf.offload.tx_l4_checksum = csum == TxChecksum::Offload;
+        buf.offload.set_tx_l4_checksum(csum == TxChecksum::Offload);
         let ip = Ipv4Repr::new(*src.ip(), *dst.ip(), IpProtocol::TCP, segment_len);
         self.send_ipv4(now, buf, ip, route.next_hop)?;
         self.stats.tx_tcp += 1;
@@ -800,7 +841,7 @@ impl Core {
         if total_len < Ipv4Repr::HEADER_LEN || total_len > rest.len() {
             return None;
         }
-        if !(self.csum.rx.ipv4 && buf.offload.rx_ip_checksum_ok) && checksum::sum(ip) != 0xffff {
+        if !(self.csum.rx.ipv4 && buf.offload.rx_ip_checksum_ok()) && checksum::sum(ip) != 0xffff {
             return None;
         }
         let dst = Ipv4Addr::new(d0, d1, d2, d3);
@@ -837,7 +878,7 @@ impl Core {
         eth_src: MacAddr,
         l2_broadcast: bool,
     ) {
-        let csum = if self.csum.rx.ipv4 && buf.offload.rx_ip_checksum_ok {
+        let csum = if self.csum.rx.ipv4 && buf.offload.rx_ip_checksum_ok() {
             RxChecksum::Trust
         } else {
             RxChecksum::Verify
@@ -907,7 +948,7 @@ impl Core {
             self.stats.drop_tcp_broadcast += 1;
             return;
         }
-        let csum = if self.csum.rx.tcp && buf.offload.rx_l4_checksum_ok {
+        let csum = if self.csum.rx.tcp && buf.offload.rx_l4_checksum_ok() {
             RxChecksum::Trust
         } else {
             RxChecksum::Verify

@@ -200,7 +200,7 @@ impl UdpSockets {
 impl Core {
     /// Handles a received UDP datagram: to its socket's queue, or port unreachable.
     pub(super) fn process_udp(&mut self, now: Timestamp, mut buf: PacketBuf, rx: RxIp) {
-        let csum = if self.csum.rx.udp && buf.offload.rx_l4_checksum_ok {
+        let csum = if self.csum.rx.udp && buf.offload.rx_l4_checksum_ok() {
             RxChecksum::Trust
         } else {
             RxChecksum::Verify
@@ -262,7 +262,7 @@ impl Core {
             dst_port: dst.port(),
         };
         let sent = self.send_datagram(ip, IpProtocol::UDP, |buf, src| {
-            buf.offload.tx_l4_checksum = csum == TxChecksum::Offload;
+            buf.offload.set_tx_l4_checksum(csum == TxChecksum::Offload);
             buf.extend_from_slice(data).is_ok()
                 && buf.prepend(UdpRepr::HEADER_LEN).is_ok()
                 && repr.emit(buf.data_mut(), src, ip, csum).is_ok()
