@@ -958,7 +958,8 @@ impl Core {
         // The usual header layouts, read directly (`TcpRepr::parse_fixed_layout`: the same
         // repr and payload, and neither header check nor option parsing can fail for them,
         // so the checksum is the only verdict left, as below).
-        if let Some((repr, payload)) = TcpRepr::parse_fixed_layout(bytes) {
+        let mut repr = TcpRepr::default();
+        if let Some(payload) = TcpRepr::parse_fixed_layout(bytes, &mut repr) {
             if csum == RxChecksum::Verify && !checksum_ok() {
                 self.stats
                     .count_wire(&WireError::BadChecksum { layer: Layer::Tcp });

@@ -785,7 +785,7 @@ impl<B: ByteSliceMut> TcpPacket<B> {
 }
 
 /// A parsed TCP header. The data stays in the packet ([`TcpPacket::payload`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TcpRepr {
     /// Source port.
     pub src_port: u16,
@@ -834,41 +834,45 @@ impl TcpRepr {
         })
     }
 
-    /// The segment `bytes` (header, options, data) when its header has one of the two
-    /// layouts of nearly every segment after the handshake: no options (data offset 5), or
-    /// NOP NOP timestamps and nothing else (data offset 8); `None` for any other (or too
-    /// short) segment. For those it gives what [`TcpPacket::new_checked`] and
+    /// The data of the segment `bytes` (header, options, data) when its header has one of
+    /// the two layouts of nearly every segment after the handshake: no options (data offset
+    /// 5), or NOP NOP timestamps and nothing else (data offset 8); `None` for any other (or
+    /// too short) segment. For those, `repr` becomes what [`TcpPacket::new_checked`] and
     /// [`Self::parse`] with [`RxChecksum::Trust`] give, which cannot fail on them (the header
     /// fits, and these options parse), read straight from the bytes; the caller checks the
-    /// checksum itself.
+    /// checksum itself. `None` leaves `repr` as it was.
+    ///
+    /// The header is written field by field into the caller's `repr`, where it stays: a repr
+    /// returned (in an `Option`, whose tag lives in one of its bytes) was moved in other
+    /// pieces than it was written in, and those loads waited for the stores, a
+    /// store-forwarding stall per segment received.
     #[inline]
-    pub fn parse_fixed_layout(bytes: &[u8]) -> Option<(TcpRepr, &[u8])> {
+    pub fn parse_fixed_layout<'a>(bytes: &'a [u8], repr: &mut TcpRepr) -> Option<&'a [u8]> {
         let (h, rest) = bytes.split_first_chunk::<{ Self::HEADER_LEN }>()?;
         let [p0, p1, q0, q1, s0, s1, s2, s3, a0, a1, a2, a3, offset, flags, w0, w1, _, _, u0, u1] =
             *h;
-        let (options, payload) = match offset >> 4 {
-            5 => (TcpOptions::default(), rest),
+        let (timestamps, payload) = match offset >> 4 {
+            5 => (None, rest),
             8 => {
                 let (o, payload) = rest.split_first_chunk::<12>()?;
-                let options = TcpOptions {
-                    timestamps: Some(nop_nop_timestamps(o)?),
-                    ..TcpOptions::default()
-                };
-                (options, payload)
+                (Some(nop_nop_timestamps(o)?), payload)
             }
             _ => return None,
         };
-        let repr = TcpRepr {
-            src_port: u16::from_be_bytes([p0, p1]),
-            dst_port: u16::from_be_bytes([q0, q1]),
-            seq: u32::from_be_bytes([s0, s1, s2, s3]),
-            ack: u32::from_be_bytes([a0, a1, a2, a3]),
-            flags: TcpFlags(flags),
-            window: u16::from_be_bytes([w0, w1]),
-            urgent: u16::from_be_bytes([u0, u1]),
-            options,
-        };
-        Some((repr, payload))
+        repr.src_port = u16::from_be_bytes([p0, p1]);
+        repr.dst_port = u16::from_be_bytes([q0, q1]);
+        repr.seq = u32::from_be_bytes([s0, s1, s2, s3]);
+        repr.ack = u32::from_be_bytes([a0, a1, a2, a3]);
+        repr.flags = TcpFlags(flags);
+        repr.window = u16::from_be_bytes([w0, w1]);
+        repr.urgent = u16::from_be_bytes([u0, u1]);
+        let options = &mut repr.options;
+        options.mss = None;
+        options.window_scale = None;
+        options.sack_permitted = false;
+        options.sack = SackBlocks::new();
+        options.timestamps = timestamps;
+        Some(payload)
     }
 
     /// Header length with the options [`Self::emit`] writes.
@@ -996,12 +1000,29 @@ mod tests {
                 Some(8) => bytes.get(20..24) == Some(&[1, 1, 8, 10][..]) && bytes.len() >= 32,
                 _ => false,
             };
-            match TcpRepr::parse_fixed_layout(&bytes) {
-                Some((repr, payload)) => {
+            // Whatever it held before, a parsed repr is the same.
+            let mut repr = TcpRepr {
+                seq: 7,
+                flags: TcpFlags::SYN,
+                options: TcpOptions {
+                    mss: Some(1),
+                    window_scale: Some(2),
+                    sack_permitted: true,
+                    sack: SackBlocks::from_slice(&[SackBlock { left: 1, right: 2 }]),
+                    timestamps: Some(TcpTimestamps { tsval: 1, tsecr: 2 }),
+                },
+                ..TcpRepr::default()
+            };
+            let before = repr;
+            match TcpRepr::parse_fixed_layout(&bytes, &mut repr) {
+                Some(payload) => {
                     answered += 1;
                     assert_eq!(general, Ok((repr, payload.to_vec())), "{bytes:?}");
                 }
-                None => assert!(!fixed_layout, "{bytes:?}"),
+                None => {
+                    assert!(!fixed_layout, "{bytes:?}");
+                    assert_eq!(repr, before, "{bytes:?}: refused, yet written");
+                }
             }
         }
         assert!(answered > 5000);
