@@ -465,10 +465,7 @@ impl Core {
         payload: Payload<'_>,
     ) -> Result<(), TxError> {
         let header_len = Self::plain_header_len(seg);
-        if Ipv4Repr::HEADER_LEN + header_len + payload.len() > usize::from(self.mtu) {
-            self.stats.drop_too_big += 1;
-            return Err(TxError::TooBig);
-        }
+        self.check_mtu(header_len, payload.len())?;
         let Some(buf) = self.alloc() else {
             return Err(TxError::NoBuffer);
         };
@@ -523,10 +520,7 @@ impl Core {
             // Not a frame the device can be handed: a copy, from the template all the same.
             return self.send_template_copy(seg, payload);
         }
-        if Ipv4Repr::HEADER_LEN + header_len + len > usize::from(self.mtu) {
-            self.stats.drop_too_big += 1;
-            return Err(TxError::TooBig);
-        }
+        self.check_mtu(header_len, len)?;
         // The headers go in front of the payload, in this frame, or, if a previous
         // transmission still holds it, in a copy of its whole window that `frame` moves to.
         if frame.make_unique().is_err() {
@@ -679,16 +673,24 @@ impl Core {
         header_len: usize,
         head: usize,
     ) -> Result<PacketBuf, TxError> {
-        if Ipv4Repr::HEADER_LEN + header_len + payload.len() > usize::from(self.mtu) {
-            self.stats.drop_too_big += 1;
-            return Err(TxError::TooBig);
-        }
+        self.check_mtu(header_len, payload.len())?;
         let mut buf = self.alloc().ok_or(TxError::NoBuffer)?;
         if !Self::fill_frame(&mut buf, payload, head) {
             self.stats.drop_too_big += 1;
             return Err(TxError::TooBig);
         }
         Ok(buf)
+    }
+
+    /// `TooBig` (counted) when a TCP segment with a `header_len`-byte header and `data_len`
+    /// bytes of data would make an IPv4 packet larger than the MTU.
+    #[inline(always)]
+    fn check_mtu(&mut self, header_len: usize, data_len: usize) -> Result<(), TxError> {
+        if Ipv4Repr::HEADER_LEN + header_len + data_len > usize::from(self.mtu) {
+            self.stats.drop_too_big += 1;
+            return Err(TxError::TooBig);
+        }
+        Ok(())
     }
 
     /// Copies `payload` into the empty `buf` behind `head` bytes of room for headers; false
